@@ -1,0 +1,4 @@
+#ifndef QV_CSQLITE_SHIM_H
+#define QV_CSQLITE_SHIM_H
+#include <sqlite3.h>
+#endif

@@ -1,0 +1,71 @@
+#ifndef QV_CSYSTEM_H
+#define QV_CSYSTEM_H
+/* Linux syscalls for the reactor. Swift's Glibc module does not expose <sys/epoll.h>,
+ * epoll_event is packed (awkward from Swift) and several flags are macros, so the few
+ * calls the reactor needs are wrapped here. Every function prefixed cgw_ is C. */
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* Interest/readiness bits, as plain integers. */
+extern const uint32_t CGW_EPOLLIN;
+extern const uint32_t CGW_EPOLLOUT;
+extern const uint32_t CGW_EPOLLERR;
+extern const uint32_t CGW_EPOLLHUP;
+extern const uint32_t CGW_EPOLLRDHUP;
+
+/* One ready event, unpacked. */
+typedef struct {
+    uint32_t events;
+    uint64_t data;
+} cgw_event;
+
+int cgw_errno(void);
+int cgw_epoll_create(void);
+/* op: 1 add, 2 del, 3 mod */
+int cgw_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/* At most 1024 events per call. */
+int cgw_epoll_wait(int epfd, cgw_event *out, int maxEvents, int timeoutMs);
+
+int cgw_eventfd(void);
+int cgw_eventfd_signal(int fd);
+int cgw_eventfd_drain(int fd);
+
+/* Listening TCP socket on a numeric host (or "localhost"), non-blocking, SO_REUSEADDR, and
+ * SO_REUSEPORT when reusePort != 0. port 0 picks one; *boundPort receives the port.
+ * Returns the fd, or -1 with errno set. */
+int cgw_listen_tcp(const char *host, int port, int backlog, int reusePort, int *boundPort);
+/* accept4(SOCK_NONBLOCK|SOCK_CLOEXEC) + TCP_NODELAY. Returns fd or -1 (errno). */
+int cgw_accept(int listenFd);
+/* sendmsg with MSG_NOSIGNAL. */
+ssize_t cgw_sendmsg(int fd, const struct iovec *iov, int iovcnt);
+ssize_t cgw_send(int fd, const void *buf, size_t len);
+ssize_t cgw_recv(int fd, void *buf, size_t len);
+int cgw_shutdown_write(int fd);
+int cgw_close(int fd);
+/* Textual peer address "ip:port" into buf; returns 0 or -1. */
+int cgw_peer_name(int fd, char *buf, size_t len);
+
+/* Milliseconds since an arbitrary point, monotonic. Coarse clock (~4 ms), cheap. */
+uint64_t cgw_monotonic_ms(void);
+/* Nanoseconds, precise monotonic clock. */
+uint64_t cgw_monotonic_ns(void);
+/* Milliseconds since the Unix epoch. */
+int64_t cgw_wall_ms(void);
+
+/* Raise RLIMIT_NOFILE soft limit to the hard limit; returns the new soft limit. */
+long cgw_raise_nofile_limit(void);
+/* Ignore SIGPIPE process-wide, and block SIGTERM/SIGINT in the calling thread (new threads
+ * inherit the mask) so that one thread can take them with cgw_wait_termination(). */
+void cgw_prepare_signals(void);
+/* Waits for SIGTERM or SIGINT; returns the signal number. */
+int cgw_wait_termination(void);
+/* Sends SIGTERM to this process (tests and programmatic stop). */
+void cgw_raise_termination(void);
+/* VmRSS of this process in KiB, or -1. */
+long cgw_rss_kib(void);
+/* Name the calling thread (visible in top/perf). */
+void cgw_set_thread_name(const char *name);
+
+#endif

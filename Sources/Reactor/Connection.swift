@@ -1,0 +1,149 @@
+import CSystem
+import Log
+
+/// One accepted TCP socket on one event loop, for its whole life. Owns the fd and the
+/// outbound queue; the protocol lives in `handler`. Only its loop's thread touches it.
+public final class Connection {
+    public let fd: Int32
+    public let id: ConnectionID
+    public unowned let loop: EventLoop
+    /// Set once by the listener's factory right after accept.
+    public var handler: (any ConnectionHandler)?
+
+    enum State: UInt8 {
+        case open
+        /// Our FIN is sent; reading and discarding until the peer's EOF or the linger timeout,
+        /// so that unread input does not turn our close into an RST that eats our last bytes.
+        case lingering
+        case closed
+    }
+
+    var state: State = .open
+    var outbound = OutboundQueue()
+    var closeAfterFlush = false
+    var inFlushList = false
+    var writeArmed = false
+    /// Reading stops while either holds: the handler asked, or too much output is queued.
+    var readPausedByHandler = false
+    var readPausedByOutbound = false
+    var readPaused: Bool { readPausedByHandler || readPausedByOutbound }
+    var closeError: SystemError?
+
+    init(fd: Int32, id: ConnectionID, loop: EventLoop) {
+        self.fd = fd
+        self.id = id
+        self.loop = loop
+    }
+
+    deinit { assert(state == .closed, "leaked fd \(fd)") }
+
+    // MARK: State
+
+    public var isOpen: Bool { state == .open && !closeAfterFlush }
+    public var isClosed: Bool { state == .closed }
+    /// Bytes queued and not yet accepted by the kernel.
+    public var queuedBytes: Int { outbound.byteCount }
+
+    /// The peer's "ip:port" (a syscall: for logs on rare paths, not per message).
+    public var peerDescription: String {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buf -> String in
+            guard let base = buf.baseAddress, cgw_peer_name(fd, base, 64) == 0 else { return "?" }
+            return String(cString: base)
+        }
+    }
+
+    // MARK: Writing (queued; flushed once per loop pass)
+
+    public func write(_ bytes: UnsafeRawBufferPointer) {
+        guard state == .open, !closeAfterFlush else { return }
+        outbound.append(bytes)
+        didQueue()
+    }
+
+    public func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { write($0) }
+    }
+
+    /// Queues a sealed chunk by reference: the way one event reaches many subscribers.
+    public func write(shared chunk: ByteChunk) {
+        guard state == .open, !closeAfterFlush else { return }
+        outbound.append(shared: chunk)
+        didQueue()
+    }
+
+    /// Lets `body` encode straight into the outbound tail: at most `maxBytes`, returns the count.
+    @inline(__always)
+    public func write(reserving maxBytes: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
+        guard state == .open, !closeAfterFlush else { return }
+        var written = 0
+        outbound.tail(reserving: maxBytes).withUnsafeTail(reserving: maxBytes) { buf in
+            written = body(buf)
+            return written
+        }
+        outbound.didAppend(written)
+        didQueue()
+    }
+
+    @inline(__always)
+    private func didQueue() {
+        if !inFlushList {
+            inFlushList = true
+            loop.pendingFlush.append(self)
+        }
+        if !readPausedByOutbound && outbound.byteCount > loop.configuration.outboundHighWater {
+            readPausedByOutbound = true
+            loop.updateInterest(self)
+        }
+    }
+
+    // MARK: Reading control
+
+    /// Stops reading from the socket (TCP pushes back on the peer) until `resumeReading`.
+    public func pauseReading() {
+        guard !readPausedByHandler, state == .open else { return }
+        readPausedByHandler = true
+        loop.updateInterest(self)
+    }
+
+    public func resumeReading() {
+        guard readPausedByHandler, state == .open else { return }
+        readPausedByHandler = false
+        loop.updateInterest(self)
+    }
+
+    // MARK: Timers
+
+    /// One deadline per connection (checked by the loop's periodic sweep, so it costs nothing
+    /// per read). `nil` clears it.
+    public func setDeadline(_ deadline: Millis?) {
+        loop.deadlines[Int(id.slot)] = deadline ?? .max
+    }
+
+    public var deadline: Millis? {
+        let d = loop.deadlines[Int(id.slot)]
+        return d == .max ? nil : d
+    }
+
+    // MARK: Closing
+
+    /// Closes the connection. With `afterFlush`, queued bytes are sent first, then our side is
+    /// shut down and the socket lingers until the peer closes (bounded by the linger timeout).
+    public func close(afterFlush: Bool = false) {
+        switch state {
+        case .closed:
+            return
+        case .lingering:
+            if !afterFlush { loop.finishClose(self) }
+        case .open:
+            if afterFlush {
+                closeAfterFlush = true
+                if !inFlushList {
+                    inFlushList = true
+                    loop.pendingFlush.append(self)
+                }
+            } else {
+                loop.finishClose(self)
+            }
+        }
+    }
+}

@@ -1,0 +1,420 @@
+import CSystem
+import Log
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One epoll instance driven by one thread. Every connection accepted here lives here until it
+/// closes; nothing about it is shared with other loops. Other threads reach a loop only through
+/// `execute` (a locked queue plus an eventfd wake-up).
+///
+/// A loop pass: wait for events → reads and writes → cross-thread tasks → deadline sweep (every
+/// `sweepInterval`) → before-flush hooks → flush every connection with queued output (one
+/// `sendmsg` each; `EPOLLOUT` is armed only after a short write) → reap closed connections.
+public final class EventLoop: @unchecked Sendable {
+    public let index: Int
+    public let configuration: LoopConfiguration
+    public let logger: Logger
+
+    private let epfd: Int32
+    private let wakeFD: Int32
+
+    // The connection slab: O(1) lookup by id, no dictionary on the event path.
+    private var slab: [Connection?] = []
+    private var generations: [UInt32] = []
+    /// Per-slot deadline (`.max` = none), read by the sweep.
+    var deadlines: [Millis] = []
+    private var freeSlots: [UInt32] = []
+
+    var pendingFlush: [Connection] = []
+    private var closedThisPass: [Connection] = []
+    private var listeners: [ListenerState] = []
+    private var beforeFlushHooks: [() -> Void] = []
+
+    public private(set) var now: Millis
+    private var nextSweep: Millis
+    public private(set) var connectionCount = 0
+
+    private let receiveBuffer: UnsafeMutableRawBufferPointer
+    private let tasks = Mutex<[@Sendable () -> Void]>([])
+    private let wakePending = Atomic<Bool>(false)
+
+    private var running = true
+    private var drainDeadline: Millis?
+    private var lastAcceptErrorLog: Millis = 0
+
+    /// Tokens in `epoll_event.data` with the top bit set are not connections.
+    private static let specialTag: UInt64 = 1 << 63
+    private static let wakeToken: UInt64 = specialTag
+
+    public init(index: Int, configuration: LoopConfiguration = LoopConfiguration(), logger: Logger) throws(SystemError) {
+        self.index = index
+        self.configuration = configuration
+        self.logger = logger.with("loop", String(index))
+        let ep = cgw_epoll_create()
+        guard ep >= 0 else { throw SystemError(errno: cgw_errno(), call: "epoll_create1") }
+        let wake = cgw_eventfd()
+        guard wake >= 0 else {
+            let e = cgw_errno()
+            Posix.close(ep)
+            throw SystemError(errno: e, call: "eventfd")
+        }
+        guard cgw_epoll_ctl(ep, 1, wake, CGW_EPOLLIN, EventLoop.wakeToken) == 0 else {
+            let e = cgw_errno()
+            Posix.close(ep)
+            Posix.close(wake)
+            throw SystemError(errno: e, call: "epoll_ctl")
+        }
+        self.epfd = ep
+        self.wakeFD = wake
+        self.receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: configuration.receiveBufferSize, alignment: 64)
+        self.now = Clock.monotonicMillis()
+        self.nextSweep = now + configuration.sweepInterval
+    }
+
+    deinit {
+        receiveBuffer.deallocate()
+        Posix.close(epfd)
+        Posix.close(wakeFD)
+    }
+
+    // MARK: Cross-thread entry
+
+    /// Runs `task` on this loop's thread during its next pass. Callable from any thread.
+    public func execute(_ task: @escaping @Sendable () -> Void) {
+        tasks.withLock { $0.append(task) }
+        if !wakePending.exchange(true, ordering: .acquiringAndReleasing) {
+            _ = cgw_eventfd_signal(wakeFD)
+        }
+    }
+
+    private func runTasks() {
+        _ = cgw_eventfd_drain(wakeFD)
+        wakePending.store(false, ordering: .releasing)
+        let batch = tasks.withLock { t -> [@Sendable () -> Void] in
+            let b = t
+            t.removeAll(keepingCapacity: true)
+            return b
+        }
+        for task in batch { task() }
+    }
+
+    // MARK: Listeners
+
+    struct ListenerState {
+        let fd: Int32
+        let factory: @Sendable (Connection) -> any ConnectionHandler
+        var pausedUntil: Millis?
+    }
+
+    /// Starts accepting on a listening socket (this loop owns it from now on). Call before
+    /// `run`, or from a task on this loop.
+    public func addListener(fd: Int32, factory: @escaping @Sendable (Connection) -> any ConnectionHandler) throws(SystemError) {
+        let token = EventLoop.specialTag | UInt64(listeners.count + 1)
+        guard cgw_epoll_ctl(epfd, 1, fd, CGW_EPOLLIN, token) == 0 else {
+            throw SystemError(errno: cgw_errno(), call: "epoll_ctl")
+        }
+        listeners.append(ListenerState(fd: fd, factory: factory, pausedUntil: nil))
+    }
+
+    private func accept(listener i: Int) {
+        let l = listeners[i]
+        guard l.pausedUntil == nil else { return }
+        for _ in 0..<configuration.acceptBatch {
+            do {
+                switch try Posix.accept(l.fd) {
+                case .wouldBlock:
+                    return
+                case .processed(let fd):
+                    register(fd: fd, factory: l.factory)
+                }
+            } catch {
+                switch error.errno {
+                case ECONNABORTED, EPROTO, EPERM:
+                    continue
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                    // Out of descriptors: stop listening briefly instead of spinning on a
+                    // readable listener we cannot accept from. Level-triggered epoll keeps the
+                    // backlog for us.
+                    _ = cgw_epoll_ctl(epfd, 2, l.fd, 0, 0)
+                    listeners[i].pausedUntil = now + 200
+                    if now - lastAcceptErrorLog > 5_000 {
+                        lastAcceptErrorLog = now
+                        logger.warning("accept paused: out of file descriptors or memory",
+                                       [("error", error.description), ("connections", String(connectionCount))])
+                    }
+                    return
+                default:
+                    logger.error("accept failed", [("error", error.description)])
+                    return
+                }
+            }
+        }
+    }
+
+    private func resumePausedListeners() {
+        for i in listeners.indices {
+            if let until = listeners[i].pausedUntil, until <= now {
+                listeners[i].pausedUntil = nil
+                let token = EventLoop.specialTag | UInt64(i + 1)
+                _ = cgw_epoll_ctl(epfd, 1, listeners[i].fd, CGW_EPOLLIN, token)
+            }
+        }
+    }
+
+    private func closeListeners() {
+        for l in listeners { Posix.close(l.fd) }
+        listeners.removeAll()
+    }
+
+    // MARK: Connections
+
+    private func register(fd: Int32, factory: @Sendable (Connection) -> any ConnectionHandler) {
+        let slot: UInt32
+        if let free = freeSlots.popLast() {
+            slot = free
+        } else {
+            slot = UInt32(slab.count)
+            slab.append(nil)
+            generations.append(0)
+            deadlines.append(.max)
+        }
+        let id = ConnectionID(slot: slot, generation: generations[Int(slot)])
+        guard cgw_epoll_ctl(epfd, 1, fd, CGW_EPOLLIN, id.packed) == 0 else {
+            logger.error("epoll_ctl add failed", [("error", SystemError(errno: cgw_errno(), call: "epoll_ctl").description)])
+            Posix.close(fd)
+            freeSlots.append(slot)
+            return
+        }
+        let c = Connection(fd: fd, id: id, loop: self)
+        slab[Int(slot)] = c
+        deadlines[Int(slot)] = .max
+        connectionCount += 1
+        c.handler = factory(c)
+    }
+
+    /// The open connection with this id, if it is still on this loop.
+    public func connection(_ id: ConnectionID) -> Connection? {
+        let slot = Int(id.slot)
+        guard slot < slab.count, generations[slot] == id.generation, let c = slab[slot], c.state != .closed else { return nil }
+        return c
+    }
+
+    func updateInterest(_ c: Connection) {
+        guard c.state != .closed else { return }
+        var events: UInt32 = 0
+        if !c.readPaused || c.state == .lingering { events |= CGW_EPOLLIN }
+        if c.writeArmed { events |= CGW_EPOLLOUT }
+        _ = cgw_epoll_ctl(epfd, 3, c.fd, events, c.id.packed)
+    }
+
+    func finishClose(_ c: Connection) {
+        guard c.state != .closed else { return }
+        c.state = .closed
+        // close() also removes the fd from the epoll set (we never dup sockets).
+        Posix.close(c.fd)
+        c.outbound.removeAll()
+        deadlines[Int(c.id.slot)] = .max
+        connectionCount -= 1
+        closedThisPass.append(c)
+    }
+
+    private func reapClosed() {
+        while !closedThisPass.isEmpty {
+            let batch = closedThisPass
+            closedThisPass.removeAll(keepingCapacity: true)
+            for c in batch {
+                let handler = c.handler
+                c.handler = nil   // break the connection ⇄ handler cycle
+                handler?.connectionDidClose(c, error: c.closeError)
+                let slot = Int(c.id.slot)
+                slab[slot] = nil
+                generations[slot] &+= 1
+                freeSlots.append(c.id.slot)
+            }
+        }
+    }
+
+    // MARK: Reading and writing
+
+    private func handle(connectionEvent events: UInt32, token: UInt64) {
+        let id = ConnectionID(packed: token)
+        let slot = Int(id.slot)
+        guard slot < slab.count, generations[slot] == id.generation, let c = slab[slot], c.state != .closed else {
+            return   // stale: closed earlier in this pass
+        }
+        if events & CGW_EPOLLOUT != 0 { flush(c) }
+        if events & (CGW_EPOLLIN | CGW_EPOLLERR | CGW_EPOLLHUP) != 0 { read(c) }
+    }
+
+    private func read(_ c: Connection) {
+        guard c.state != .closed else { return }
+        do {
+            switch try Posix.recv(c.fd, into: receiveBuffer) {
+            case .wouldBlock:
+                return
+            case .processed(0):
+                if c.state == .lingering {
+                    finishClose(c)
+                } else if let h = c.handler {
+                    h.connectionDidReadEOF(c)
+                } else {
+                    finishClose(c)
+                }
+            case .processed(let n):
+                if c.state == .lingering { return }   // discarded: we are only waiting for EOF
+                c.handler?.connectionDidRead(c, UnsafeMutableRawBufferPointer(rebasing: receiveBuffer[0..<n]))
+            }
+        } catch {
+            c.closeError = error
+            finishClose(c)
+        }
+    }
+
+    private func flush(_ c: Connection) {
+        guard c.state == .open else { return }
+        do {
+            let fd = c.fd
+            let result = try c.outbound.flush { iov, n throws(SystemError) in try Posix.sendmsg(fd, iov, n) }
+            switch result {
+            case .partial:
+                if !c.writeArmed {
+                    c.writeArmed = true
+                    updateInterest(c)
+                }
+                resumeIfDrained(c)
+            case .drained:
+                if c.writeArmed {
+                    c.writeArmed = false
+                    updateInterest(c)
+                }
+                if c.closeAfterFlush {
+                    beginLinger(c)
+                } else {
+                    resumeIfDrained(c)
+                }
+            }
+        } catch {
+            c.closeError = error
+            finishClose(c)
+        }
+    }
+
+    private func resumeIfDrained(_ c: Connection) {
+        if c.readPausedByOutbound && c.outbound.byteCount <= configuration.outboundLowWater {
+            c.readPausedByOutbound = false
+            updateInterest(c)
+            c.handler?.connectionDidDrain(c)
+        }
+    }
+
+    private func beginLinger(_ c: Connection) {
+        Posix.shutdownWrite(c.fd)
+        c.state = .lingering
+        deadlines[Int(c.id.slot)] = now + configuration.lingerTimeout
+        updateInterest(c)
+    }
+
+    private func flushPending() {
+        while !pendingFlush.isEmpty {
+            let batch = pendingFlush
+            pendingFlush.removeAll(keepingCapacity: true)
+            for c in batch {
+                c.inFlushList = false
+                // With EPOLLOUT armed the kernel buffer is full: wait for writability.
+                if c.state == .open && !c.writeArmed { flush(c) }
+            }
+        }
+    }
+
+    // MARK: Deadlines
+
+    private func sweep() {
+        nextSweep = now + configuration.sweepInterval
+        resumePausedListeners()
+        var slot = 0
+        let count = deadlines.count
+        while slot < count {
+            if deadlines[slot] <= now, let c = slab[slot] {
+                deadlines[slot] = .max
+                switch c.state {
+                case .lingering: finishClose(c)
+                case .open: c.handler?.connectionDeadlineDidPass(c, now: now)
+                case .closed: break
+                }
+            }
+            slot += 1
+        }
+    }
+
+    // MARK: Hooks
+
+    /// Runs once per loop pass, right before queued output is flushed (e.g. to drain a pub/sub
+    /// batch so every subscriber's events go out in one write).
+    public func addBeforeFlushHook(_ hook: @escaping () -> Void) {
+        beforeFlushHooks.append(hook)
+    }
+
+    // MARK: Running
+
+    /// Runs the loop on the calling thread until it has stopped and drained.
+    public func run() {
+        let maxEvents = 1024
+        let events = UnsafeMutablePointer<cgw_event>.allocate(capacity: maxEvents)
+        defer { events.deallocate() }
+        while running {
+            now = Clock.monotonicMillis()
+            let wait = nextSweep > now ? nextSweep - now : 0
+            let n = cgw_epoll_wait(epfd, events, Int32(maxEvents), pendingFlush.isEmpty ? Int32(wait) : 0)
+            now = Clock.monotonicMillis()
+            if n < 0 {
+                let e = cgw_errno()
+                if e == EINTR { continue }
+                preconditionFailure("epoll_wait: errno \(e)")
+            }
+            var wake = false
+            for i in 0..<Int(n) {
+                let ev = events[i]
+                if ev.data & EventLoop.specialTag == 0 {
+                    handle(connectionEvent: ev.events, token: ev.data)
+                } else if ev.data == EventLoop.wakeToken {
+                    wake = true
+                } else {
+                    let li = Int(ev.data & ~EventLoop.specialTag) - 1
+                    if li >= 0 && li < listeners.count { accept(listener: li) }
+                }
+            }
+            if wake { runTasks() }
+            if now >= nextSweep { sweep() }
+            for hook in beforeFlushHooks { hook() }
+            flushPending()
+            reapClosed()
+            if let deadline = drainDeadline {
+                if connectionCount == 0 {
+                    running = false
+                } else if now >= deadline {
+                    logger.warning("drain timeout: closing remaining connections", [("connections", String(connectionCount))])
+                    for c in slab { if let c { finishClose(c) } }
+                    reapClosed()
+                    running = false
+                }
+            }
+        }
+        closeListeners()
+    }
+
+    /// Stops accepting, asks every connection to say goodbye, and ends `run` once all are
+    /// closed or `timeout` ms have passed. Callable from any thread.
+    public func beginDrain(timeout: Millis) {
+        execute { [self] in
+            guard drainDeadline == nil else { return }
+            closeListeners()
+            drainDeadline = now + timeout
+            for c in slab {
+                if let c, c.state == .open { c.handler?.connectionShouldDrain(c) }
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Log
+import Reactor
+import Synchronization
+import WebSocketProtocol
+
+/// What every connection of a server shares: settings, routes, the logger, the drain flag.
+final class ServerContext: Sendable {
+    let configuration: ServerConfiguration
+    let routes: Routes
+    let logger: Logger
+    let webSocketSettings: WebSocketSettings
+    let drain: DrainFlag
+
+    init(configuration: ServerConfiguration, routes: Routes, logger: Logger, drain: DrainFlag) {
+        self.configuration = configuration
+        self.routes = routes
+        self.logger = logger
+        self.webSocketSettings = WebSocketSettings(configuration, logger: logger)
+        self.drain = drain
+    }
+
+    var isDraining: Bool { drain.isSet }
+}
+
+/// Set once when SIGTERM starts the drain; read by /readyz and by new handshakes.
+public final class DrainFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    public init() {}
+    public var isSet: Bool { value.load(ordering: .relaxed) }
+    public func set() { value.store(true, ordering: .relaxed) }
+}
+
+/// The HTTP/WebSocket server: N event loops sharing one port, routes, graceful drain.
+public final class Server: Sendable {
+    private let context: ServerContext
+    private let group: EventLoopGroup
+
+    /// Binds the listeners (port 0 picks a free one); `start` begins serving.
+    public init(configuration: ServerConfiguration, routes: Routes, logger: Logger) throws(SystemError) {
+        var routes = routes
+        let drain = DrainFlag()
+        routes.http["/healthz"] = routes.http["/healthz"] ?? Routes.HTTPRoute(methods: ["GET"]) { _ in
+            HTTPResponse.text(.ok, "ok")
+        }
+        if routes.http["/readyz"] == nil {
+            routes.http["/readyz"] = Routes.HTTPRoute(methods: ["GET"]) { _ in
+                drain.isSet ? HTTPResponse.text(.serviceUnavailable, "draining") : HTTPResponse.text(.ok, "ready")
+            }
+        }
+        if configuration.echoEnabled {
+            routes.webSocket["/echo"] = { _, _, _ in EchoApplication.shared }
+        }
+        let context = ServerContext(configuration: configuration, routes: routes, logger: logger, drain: drain)
+        self.context = context
+        self.group = try EventLoopGroup(host: configuration.host, port: configuration.port, threads: configuration.threads,
+                                        configuration: configuration.loop, logger: logger) { connection in
+            HTTPConnection(connection: connection, context: context)
+        }
+    }
+
+    public var host: String { group.host }
+    public var port: Int { group.port }
+    public var loops: [EventLoop] { group.loops }
+
+    public func start() {
+        group.start()
+    }
+
+    /// Graceful stop: refuse new work, close WebSockets with 1001, wait for them (bounded).
+    public func shutdown() {
+        context.drain.set()
+        group.shutdown(timeout: context.configuration.drainTimeout)
+    }
+}

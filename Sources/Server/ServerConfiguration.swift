@@ -1,0 +1,33 @@
+import Reactor
+
+/// Everything the HTTP and WebSocket layers need to know, with the contract's defaults.
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Event loops (threads); one per core by default.
+    public var threads = 1
+    /// Serve `/echo` (conformance tests and benchmarks only).
+    public var echoEnabled = false
+    /// Largest WebSocket message, fragments included (contract: 1 MiB).
+    public var maxMessageSize = 1 << 20
+    /// A request head must arrive within this (slowloris), and be at most 16 KiB / 100 headers.
+    public var headTimeout: Millis = 10_000
+    public var maxHeadBytes = 16 * 1024
+    public var maxHeaders = 100
+    /// Largest HTTP request body (e.g. a publish batch).
+    public var maxBodyBytes = 1 << 20
+    /// An idle keep-alive HTTP connection is closed after this.
+    public var keepAliveTimeout: Millis = 30_000
+    /// WebSocket ping cadence, and silence after which the connection is closed with 4000.
+    public var pingInterval: Millis = 25_000
+    public var idleTimeout: Millis = 60_000
+    /// After we send a close frame, how long we wait for the peer's before dropping the socket.
+    public var closeTimeout: Millis = 5_000
+    /// Subprotocols we speak, in preference order; echoed when the client offers one.
+    public var subprotocols: [String] = ["qv.v1.json"]
+    /// SIGTERM drain: how long connections get to close after we said goodbye (1001).
+    public var drainTimeout: Millis = 10_000
+    public var loop = LoopConfiguration()
+
+    public init() {}
+}

@@ -1,0 +1,88 @@
+import Log
+import Reactor
+import Server
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Signals first: every thread created later inherits the mask, so only the main thread
+// (in waitForTermination) ever sees SIGTERM/SIGINT.
+Reactor.Process.prepareSignals()
+
+/// Writes straight to a descriptor (stdio's globals are not concurrency-safe in Swift 6).
+func emit(_ text: String, to fd: Int32) {
+    var text = text
+    text.withUTF8 { buf in
+        guard let base = buf.baseAddress else { return }
+        var off = 0
+        while off < buf.count {
+            let n = write(fd, base + off, buf.count - off)
+            if n <= 0 { return }
+            off += n
+        }
+    }
+}
+
+func fail(_ message: String, code: Int32) -> Never {
+    emit("quantumvest: \(message)\n", to: 2)
+    exit(code)
+}
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+guard let command = arguments.first else {
+    emit(ServeOptions.usage, to: 2)
+    exit(2)
+}
+arguments.removeFirst()
+switch command {
+case "serve":
+    break
+case "-h", "--help", "help":
+    emit(ServeOptions.usage, to: 1)
+    exit(0)
+default:
+    fail("unknown command '\(command)'\n\(ServeOptions.usage)", code: 2)
+}
+if arguments.contains("--help") || arguments.contains("-h") {
+    emit(ServeOptions.usage, to: 1)
+    exit(0)
+}
+
+let options: ServeOptions
+do {
+    var env: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+        let s = String(cString: entry)
+        if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+        p += 1
+    }
+    options = try ServeOptions.parse(arguments, environment: env, cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+} catch {
+    fail("\(error.description)\n(see 'quantumvest serve --help')", code: 2)
+}
+
+let logger = Logger(level: options.logLevel, format: options.logFormat)
+let fdLimit = Reactor.Process.raiseFileDescriptorLimit()
+
+let server: Server
+do {
+    server = try Server(configuration: options.server, routes: Routes(), logger: logger)
+} catch {
+    logger.error("cannot listen", [("host", options.server.host), ("port", String(options.server.port)), ("error", error.description)])
+    logger.flush()
+    fail("cannot listen on \(options.server.host):\(options.server.port): \(error)", code: 1)
+}
+server.start()
+logger.info("listening", [("host", server.host), ("port", String(server.port)), ("threads", String(options.server.threads)),
+                          ("echo", String(options.server.echoEnabled)), ("max_message", String(options.server.maxMessageSize)),
+                          ("fd_limit", String(fdLimit))])
+emit("listening on \(server.host):\(server.port)\n", to: 1)
+
+let signal = Reactor.Process.waitForTermination()
+logger.notice("draining", [("signal", signal == SIGINT ? "SIGINT" : "SIGTERM")])
+server.shutdown()
+logger.notice("stopped")
+logger.flush()
+exit(0)
