@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs Autobahn|Testsuite's fuzzingclient (sections 1-10 by default) against
+# `quantumvest serve --echo` and compares every case's result with expected.json beside this
+# script (as Tungstenite does): any difference, better or worse, fails, so a change in
+# behaviour is always noticed and the expectations are updated on purpose.
+#   check.sh PATH/TO/quantumvest [--update]      (CASES='["1.*"]' narrows the run)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+bin="${1:?usage: check.sh PATH/TO/quantumvest [--update]}"
+mode="${2:-}"
+cases="${CASES:-[\"1.*\",\"2.*\",\"3.*\",\"4.*\",\"5.*\",\"6.*\",\"7.*\",\"9.*\",\"10.*\"]}"
+autobahn="$here/../../../shared/tools/autobahn.sh"
+
+work="$(mktemp -d -t qv-autobahn.XXXXXX)"
+out="$work/server.out"
+# 16 MiB: section 9 sends messages that large.
+"$bin" serve --port 0 --echo --max-message 16777216 --threads "${THREADS:-2}" --log-level warning >"$out" 2>"$work/server.err" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do grep -q "listening on" "$out" 2>/dev/null && break; sleep 0.1; done
+port="$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out")"
+[ -n "$port" ] || { echo "autobahn: server did not start"; cat "$work/server.err"; exit 1; }
+
+rc=0
+AB_WORKDIR="$work/ab" AB_TIMEOUT="${AB_TIMEOUT:-1200}" "$autobahn" "ws://127.0.0.1:$port/echo" "$cases" || rc=$?
+index="$work/ab/reports/servers/index.json"
+[ -s "$index" ] || { echo "autobahn: no report (rc=$rc)"; exit 1; }
+
+kill -TERM $pid
+wait $pid || { echo "autobahn: server did not exit 0 after SIGTERM"; exit 1; }
+trap - EXIT
+
+python3 - "$index" "$here/expected.json" "$mode" <<'PY'
+import json, sys
+index, expected_path, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+with open(index) as f:
+    data = json.load(f)
+actual = {}
+for agent, cases in data.items():
+    for cid, r in cases.items():
+        actual[cid] = [r["behavior"], r["behaviorClose"]]
+key = lambda c: [int(p) for p in c.split(".")]
+if mode == "--update":
+    with open(expected_path, "w") as f:
+        lines = [f'  {json.dumps(c)}: {json.dumps(actual[c])}' for c in sorted(actual, key=key)]
+        f.write("{\n" + ",\n".join(lines) + "\n}\n")
+    print(f"autobahn: wrote {len(actual)} expectations to {expected_path}")
+    sys.exit(0)
+with open(expected_path) as f:
+    expected = json.load(f)
+diffs = []
+for c in sorted(set(actual) | set(expected), key=key):
+    a, e = actual.get(c), expected.get(c)
+    if a != e and (c in actual):
+        diffs.append(f"  {c}: expected {e}, got {a}")
+    elif a is None and c in expected:
+        # narrowed runs (CASES=...) only check what ran
+        pass
+failed = [c for c, (b, bc) in actual.items() if b == "FAILED" or bc == "FAILED"]
+print(f"autobahn: {len(actual)} cases run, {len(failed)} FAILED, {len(diffs)} differ from expected.json")
+for d in diffs:
+    print(d)
+sys.exit(1 if diffs or failed else 0)
+PY
