@@ -35,7 +35,12 @@ public final class EventLoop: @unchecked Sendable {
 
     public private(set) var now: Millis
     private var nextSweep: Millis
-    public private(set) var connectionCount = 0
+    public private(set) var connectionCount = 0 {
+        didSet { openConnectionsGauge.store(connectionCount, ordering: .relaxed) }
+    }
+    private let openConnectionsGauge = Atomic<Int>(0)
+    /// Open connections, readable from any thread (metrics, tests).
+    public var openConnections: Int { openConnectionsGauge.load(ordering: .relaxed) }
 
     private let receiveBuffer: UnsafeMutableRawBufferPointer
     private let tasks = Mutex<[@Sendable () -> Void]>([])

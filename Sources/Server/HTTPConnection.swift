@@ -37,6 +37,11 @@ final class HTTPConnection: ConnectionHandler {
                 }
                 continue
             }
+            if parser.bufferedCount == 0 {
+                // A new request starts: its head gets `headTimeout`, whatever kept the
+                // connection open before (keep-alive idle time).
+                connection.setDeadline(connection.loop.now + context.configuration.headTimeout)
+            }
             switch parser.feed(UnsafeRawBufferPointer(input)) {
             case .needMore:
                 return

@@ -62,6 +62,9 @@ public final class Server: Sendable {
     public var port: Int { group.port }
     public var loops: [EventLoop] { group.loops }
 
+    /// Open connections across all loops (any thread).
+    public var openConnections: Int { group.loops.reduce(0) { $0 + $1.openConnections } }
+
     public func start() {
         group.start()
     }
