@@ -225,14 +225,20 @@ final class LogSink: Sendable {
     }
 
     private func writeAll(_ text: String) {
-        var text = text
-        text.withUTF8 { buf in
-            guard let base = buf.baseAddress else { return }
-            var off = 0
-            while off < buf.count {
-                let n = write(fd, base + off, buf.count - off)
-                if n > 0 { off += n } else if n < 0 && errno == EINTR { continue } else { return }
-            }
+        writeFully(text, to: fd)
+    }
+}
+
+/// Writes all of `text` to a descriptor, retrying short writes and EINTR; gives up on error.
+/// For start-up messages and the log writer thread — never on an event loop.
+public func writeFully(_ text: String, to fd: Int32) {
+    var text = text
+    text.withUTF8 { buf in
+        guard let base = buf.baseAddress else { return }
+        var off = 0
+        while off < buf.count {
+            let n = write(fd, base + off, buf.count - off)
+            if n > 0 { off += n } else if n < 0 && errno == EINTR { continue } else { return }
         }
     }
 }

@@ -10,18 +10,9 @@ import Glibc
 // (in waitForTermination) ever sees SIGTERM/SIGINT.
 Reactor.Process.prepareSignals()
 
-/// Writes straight to a descriptor (stdio's globals are not concurrency-safe in Swift 6).
+/// stdio's globals are not concurrency-safe in Swift 6: write to the descriptors directly.
 func emit(_ text: String, to fd: Int32) {
-    var text = text
-    text.withUTF8 { buf in
-        guard let base = buf.baseAddress else { return }
-        var off = 0
-        while off < buf.count {
-            let n = write(fd, base + off, buf.count - off)
-            if n <= 0 { return }
-            off += n
-        }
-    }
+    writeFully(text, to: fd)
 }
 
 func fail(_ message: String, code: Int32) -> Never {
