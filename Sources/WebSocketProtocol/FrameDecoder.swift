@@ -135,7 +135,8 @@ public struct FrameDecoder: Sendable {
             length = l
             offset = 10
         }
-        if length > maxFrameSize { throw .frameTooLarge(declared: UInt64(length)) }
+        // Control frames are bounded by the 125-byte rule above, whatever the message limit.
+        if length > maxFrameSize && !opcode.isControl { throw .frameTooLarge(declared: UInt64(length)) }
         let key = p.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
         return FrameHeader(fin: fin, rsv1: rsv1, opcode: opcode, payloadLength: length, maskKey: key)
     }

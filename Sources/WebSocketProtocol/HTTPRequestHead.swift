@@ -42,9 +42,16 @@ public struct HTTPRequestHead: Sendable, Equatable {
         headers.first { $0.name == name }?.value
     }
 
-    /// Comma-separated tokens across all occurrences, lower-cased and trimmed.
+    /// Comma-separated tokens across all occurrences, lower-cased and trimmed (for
+    /// case-insensitive tokens such as `Connection`).
     public func tokens(_ name: String) -> [String] {
-        values(name).flatMap { $0.split(separator: ",") }.map { HTTPRequestHead.trim($0).lowercased() }.filter { !$0.isEmpty }
+        caseSensitiveTokens(name).map { $0.lowercased() }
+    }
+
+    /// Comma-separated tokens, trimmed, case kept (subprotocol names are case-sensitive and a
+    /// browser fails the handshake if we echo one in another case).
+    public func caseSensitiveTokens(_ name: String) -> [String] {
+        values(name).flatMap { $0.split(separator: ",") }.map { HTTPRequestHead.trim($0) }.filter { !$0.isEmpty }
     }
 
     /// A query parameter, percent-decoded; nil when absent or malformed.

@@ -38,7 +38,12 @@ public struct MessageAssembler: Sendable {
     public var decoder: FrameDecoder
     /// Bound on a whole message, fragments included; checked against each frame's declared
     /// length before its payload is buffered.
-    public var maxMessageSize: Int
+    public var maxMessageSize: Int {
+        didSet { decoder.maxFrameSize = maxMessageSize }
+    }
+    /// Whether the data message `next` just returned had RSV1 on its first frame
+    /// (permessage-deflate: still compressed; UTF-8 is checked only after inflating).
+    public private(set) var messageIsCompressed = false
 
     private var frame = FrameHeader(fin: true, opcode: .binary, payloadLength: 0, maskKey: 0)
     private var frameStartedMessage = false
@@ -88,6 +93,7 @@ public struct MessageAssembler: Sendable {
             messageSize = 0
             utf8.reset()
             frameStartedMessage = true
+            messageIsCompressed = h.rsv1
         }
         // Refuse on the declared length, before buffering anything.
         if h.payloadLength > maxMessageSize - messageSize { throw .messageTooLarge }
@@ -99,14 +105,15 @@ public struct MessageAssembler: Sendable {
             control.append(contentsOf: chunk)
             return isLast ? try controlMessage() : nil
         }
-        if messageOpcode == .text && !utf8.validate(chunk) { throw .invalidUTF8 }
+        let checksUTF8 = messageOpcode == .text && !messageIsCompressed
+        if checksUTF8 && !utf8.validate(chunk) { throw .invalidUTF8 }
         let wholeFrameHere = !frameHasData && isLast
         frameHasData = true
         if wholeFrameHere && frameStartedMessage && frame.fin {
             // One frame, all in this buffer: hand out the range, no copy.
             let op = messageOpcode
             messageOpcode = nil
-            if op == .text && !utf8.isComplete { throw .invalidUTF8 }
+            if checksUTF8 && !utf8.isComplete { throw .invalidUTF8 }
             return op == .text ? .text(.inPlace(range)) : .binary(.inPlace(range))
         }
         if messageBuffer.isEmpty && frame.fin && frameStartedMessage {
@@ -115,7 +122,7 @@ public struct MessageAssembler: Sendable {
         messageBuffer.append(contentsOf: chunk)
         messageSize += chunk.count
         guard isLast && frame.fin else { return nil }
-        if messageOpcode == .text && !utf8.isComplete { throw .invalidUTF8 }
+        if checksUTF8 && !utf8.isComplete { throw .invalidUTF8 }
         let op = messageOpcode
         let bytes = messageBuffer
         messageBuffer = []

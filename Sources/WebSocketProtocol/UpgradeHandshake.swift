@@ -47,7 +47,7 @@ public enum UpgradeHandshake {
         }
         let origins = head.values("origin")
         guard origins.count <= 1 else { return .failure(HTTPRejection(.badRequest, "duplicate Origin header")) }
-        return .success(UpgradeRequest(key: keys[0], protocols: head.tokens("sec-websocket-protocol"),
+        return .success(UpgradeRequest(key: keys[0], protocols: head.caseSensitiveTokens("sec-websocket-protocol"),
                                        extensions: head.values("sec-websocket-extensions"), origin: origins.first))
     }
 
