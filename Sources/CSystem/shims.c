@@ -102,6 +102,14 @@ int cgw_listen_tcp(const char *host, int port, int backlog, int reusePort, int *
     return fd;
 }
 
+int cgw_port_is_free(const char *host, int port) {
+    int bound = 0;
+    int fd = cgw_listen_tcp(host, port, 1, 0, &bound);
+    if (fd < 0) return -1;
+    close(fd);
+    return 0;
+}
+
 int cgw_accept(int listenFd) {
     int fd;
     do { fd = accept4(listenFd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); } while (fd < 0 && errno == EINTR);

@@ -410,12 +410,12 @@ public final class EventLoop: @unchecked Sendable {
         closeListeners()
     }
 
-    /// Stops accepting, asks every connection to say goodbye, and ends `run` once all are
-    /// closed or `timeout` ms have passed. Callable from any thread.
+    /// Asks every connection to say goodbye and ends `run` once none is left or `timeout` ms
+    /// have passed. Listeners stay open meanwhile, so readiness probes can still be answered
+    /// (503) while clients move away; the layer above refuses new work. Any thread.
     public func beginDrain(timeout: Millis) {
         execute { [self] in
             guard drainDeadline == nil else { return }
-            closeListeners()
             drainDeadline = now + timeout
             for c in slab {
                 if let c, c.state == .open { c.handler?.connectionShouldDrain(c) }

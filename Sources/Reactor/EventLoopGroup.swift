@@ -13,6 +13,13 @@ public final class EventLoopGroup: @unchecked Sendable {
     public init(host: String, port: Int, threads: Int, configuration: LoopConfiguration = LoopConfiguration(),
                 logger: Logger, factory: @escaping @Sendable (Connection) -> any ConnectionHandler) throws(SystemError) {
         precondition(threads >= 1)
+        // Every listener uses SO_REUSEPORT, which would let us share a port another gateway is
+        // already serving (the kernel would split its traffic with us): refuse that first.
+        if port != 0 {
+            guard host.withCString({ cgw_port_is_free($0, Int32(port)) }) == 0 else {
+                throw SystemError(errno: cgw_errno(), call: "bind")
+            }
+        }
         var loops: [EventLoop] = []
         var bound = port
         var fds: [Int32] = []

@@ -36,6 +36,10 @@ int cgw_eventfd_drain(int fd);
  * SO_REUSEPORT when reusePort != 0. port 0 picks one; *boundPort receives the port.
  * Returns the fd, or -1 with errno set. */
 int cgw_listen_tcp(const char *host, int port, int backlog, int reusePort, int *boundPort);
+/* 0 when nobody listens on host:port, else -1 with errno (EADDRINUSE when another socket —
+ * maybe another process's SO_REUSEPORT listener — holds it). A plain bind without
+ * SO_REUSEPORT, so a second gateway cannot silently share a port that is already serving. */
+int cgw_port_is_free(const char *host, int port);
 /* accept4(SOCK_NONBLOCK|SOCK_CLOEXEC) + TCP_NODELAY. Returns fd or -1 (errno). */
 int cgw_accept(int listenFd);
 /* sendmsg with MSG_NOSIGNAL. */
