@@ -1,0 +1,216 @@
+/* qv-load: command line and mode table. See include/qvload.h for the layout. */
+#include "qvload.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char USAGE[] =
+    "usage: qv-load MODE [options]\n"
+    "\n"
+    "A WebSocket load generator for servers on this machine (loopback addresses only).\n"
+    "\n"
+    "modes:\n"
+    "  echo     --url ws://127.0.0.1:PORT/echo [--connections N] [--inflight W] [--size S]\n"
+    "           [--duration D] [--warmup SECONDS] [--threads T] [--binary] [--rate R] [--pid PID]\n"
+    "           Each connection keeps W messages of S bytes in flight and checks every echo.\n"
+    "           Reports round trips/s and latency p50/p90/p99/p99.9/max in microseconds.\n"
+    "           --pid also reports the server's CPU use over the measured window.\n"
+    "  connect  --url ws://127.0.0.1:PORT/echo --connections N --pid PID[,PID...] [--hold SECONDS]\n"
+    "           [--settle SECONDS] [--rate R]\n"
+    "           Opens N idle WebSocket connections and reports the growth of the server's\n"
+    "           VmRSS (summed over the PIDs) per connection, in KiB.\n"
+    "\n"
+    "options:\n"
+    "  --url URL            ws://HOST[:PORT]/PATH; HOST is 127.x.x.x, [::1] or localhost\n"
+    "  --connections N      connections (echo default 100, connect default 1000)\n"
+    "  --inflight W         messages in flight per connection (default 8)\n"
+    "  --size S             payload bytes per message (default 64)\n"
+    "  --duration D         measured seconds (default 10)\n"
+    "  --warmup SECONDS     unmeasured seconds before that (default 2)\n"
+    "  --threads T          loader threads, connections split across them (default 1)\n"
+    "  --binary             binary messages (default: text)\n"
+    "  --rate R             new connections per second, all threads (default 2000)\n"
+    "  --setup-timeout S    seconds allowed to open all connections (default 30 + N/R*3)\n"
+    "  --pid PID[,PID...]   server process(es) to read /proc/PID/status and /proc/PID/stat of\n"
+    "  --hold SECONDS       connect: hold connections at least this long (default 2)\n"
+    "  --settle SECONDS     connect: RSS must stay within 0.5% this long (default 2)\n"
+    "  -h, --help           this text\n"
+    "\n"
+    "The last line of output is a one-line JSON summary. Exit status: 0 ok, 1 failed run, 2 usage.\n";
+
+enum {
+    O_URL = 1 << 0,
+    O_CONN = 1 << 1,
+    O_INFL = 1 << 2,
+    O_SIZE = 1 << 3,
+    O_DUR = 1 << 4,
+    O_WARM = 1 << 5,
+    O_THR = 1 << 6,
+    O_BIN = 1 << 7,
+    O_RATE = 1 << 8,
+    O_PID = 1 << 9,
+    O_HOLD = 1 << 10,
+    O_SETTLE = 1 << 11,
+    O_SETUP = 1 << 12,
+};
+
+typedef struct {
+    const char *name;
+    int (*run)(const qv_opts *, const qv_url *);
+    int allowed;
+    int required;
+} qv_mode;
+
+/* A `fanout` mode goes here: {"fanout", qv_fanout_main, <its options>, O_URL}. */
+static const qv_mode MODES[] = {
+    {"echo", qv_echo_main, O_URL | O_CONN | O_INFL | O_SIZE | O_DUR | O_WARM | O_THR | O_BIN | O_RATE | O_PID | O_SETUP,
+     O_URL},
+    {"connect", qv_connect_main, O_URL | O_CONN | O_RATE | O_PID | O_HOLD | O_SETTLE | O_SETUP, O_URL | O_PID},
+};
+
+static const struct {
+    const char *name;
+    int flag;
+    int takes_value;
+} OPTIONS[] = {
+    {"url", O_URL, 1},     {"connections", O_CONN, 1}, {"inflight", O_INFL, 1}, {"size", O_SIZE, 1},
+    {"duration", O_DUR, 1}, {"warmup", O_WARM, 1},     {"threads", O_THR, 1},   {"binary", O_BIN, 0},
+    {"rate", O_RATE, 1},   {"pid", O_PID, 1},          {"hold", O_HOLD, 1},     {"settle", O_SETTLE, 1},
+    {"setup-timeout", O_SETUP, 1},
+};
+
+static int bad(const char *fmt, const char *a) {
+    fprintf(stderr, "qv-load: ");
+    fprintf(stderr, fmt, a);
+    fprintf(stderr, "\n\n%s", USAGE);
+    return 2;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_pids(const char *s, qv_opts *o) {
+    char buf[256];
+    if (strlen(s) >= sizeof buf) return -1;
+    strcpy(buf, s);
+    o->npids = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        long v;
+        if (o->npids >= 16 || parse_long(tok, 1, 4194304, &v) != 0) return -1;
+        o->pids[o->npids++] = (int)v;
+    }
+    return o->npids > 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        fputs(USAGE, stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    const qv_mode *mode = NULL;
+    for (size_t i = 0; i < sizeof MODES / sizeof MODES[0]; i++)
+        if (!strcmp(argv[1], MODES[i].name)) mode = &MODES[i];
+    if (!mode) return bad("unknown mode '%s'", argv[1]);
+
+    qv_opts o = {
+        .mode = mode->name,
+        .connections = -1,
+        .inflight = 8,
+        .size = 64,
+        .duration = 10,
+        .warmup = 2,
+        .threads = 1,
+        .hold = 2,
+        .rate = 2000,
+        .settle = 2,
+        .setup_timeout = -1,
+    };
+    int seen = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            fputs(USAGE, stdout);
+            return 0;
+        }
+        if (strncmp(arg, "--", 2) != 0) return bad("unexpected argument '%s'", arg);
+        const char *name = arg + 2, *value = NULL;
+        char namebuf[64];
+        const char *eq = strchr(name, '=');
+        if (eq) {
+            size_t l = (size_t)(eq - name);
+            if (l >= sizeof namebuf) return bad("unknown option '%s'", arg);
+            memcpy(namebuf, name, l);
+            namebuf[l] = 0;
+            name = namebuf;
+            value = eq + 1;
+        }
+        int flag = 0, takes = 0;
+        for (size_t k = 0; k < sizeof OPTIONS / sizeof OPTIONS[0]; k++)
+            if (!strcmp(name, OPTIONS[k].name)) {
+                flag = OPTIONS[k].flag;
+                takes = OPTIONS[k].takes_value;
+            }
+        if (!flag) return bad("unknown option '%s'", arg);
+        if (!(mode->allowed & flag)) return bad("option '%s' does not apply to this mode", arg);
+        if (takes && !value) {
+            if (i + 1 >= argc) return bad("option '%s' needs a value", arg);
+            value = argv[++i];
+        }
+        if (!takes && value) return bad("option '%s' takes no value", arg);
+        seen |= flag;
+        int r = 0;
+        switch (flag) {
+        case O_URL: o.url = value; break;
+        case O_CONN: r = parse_long(value, 1, 100000, &o.connections); break;
+        case O_INFL: r = parse_long(value, 1, 4096, &o.inflight); break;
+        case O_SIZE: r = parse_long(value, 0, 16 << 20, &o.size); break;
+        case O_DUR: r = parse_double(value, 0.1, 3600, &o.duration); break;
+        case O_WARM: r = parse_double(value, 0, 600, &o.warmup); break;
+        case O_THR: r = parse_long(value, 1, 64, &o.threads); break;
+        case O_BIN: o.binary = 1; break;
+        case O_RATE: r = parse_double(value, 1, 1e6, &o.rate); break;
+        case O_PID: r = parse_pids(value, &o); break;
+        case O_HOLD: r = parse_double(value, 0, 3600, &o.hold); break;
+        case O_SETTLE: r = parse_double(value, 0, 600, &o.settle); break;
+        case O_SETUP: r = parse_double(value, 1, 3600, &o.setup_timeout); break;
+        }
+        if (r != 0) return bad("bad value for '%s'", arg);
+    }
+    if ((seen & mode->required) != mode->required) {
+        for (size_t k = 0; k < sizeof OPTIONS / sizeof OPTIONS[0]; k++)
+            if ((mode->required & OPTIONS[k].flag) && !(seen & OPTIONS[k].flag))
+                return bad("missing --%s", OPTIONS[k].name);
+    }
+    if (o.connections < 0) o.connections = !strcmp(mode->name, "echo") ? 100 : 1000;
+    if ((double)o.connections * (double)o.inflight > 4e7) return bad("%s", "connections x inflight is too large");
+    if (o.setup_timeout < 0) o.setup_timeout = 30 + (double)o.connections / o.rate * 3;
+
+    qv_url url;
+    char err[512];
+    if (qv_parse_url(o.url, &url, err, sizeof err) != 0) return bad("%s", err);
+    return mode->run(&o, &url);
+}
