@@ -103,17 +103,7 @@ public func decoderFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let maxMessageSize = fuzzLimits[Int(config & 0x0F)]
     let allowsRSV1 = config & 0x10 != 0
 
-    var chunks: [ArraySlice<UInt8>] = []
-    var stream: [UInt8] = []
-    var pos = 1
-    while pos < input.count {
-        let n = Int(input[pos])
-        pos += 1
-        let len = n == 0 ? input.count - pos : min(n, input.count - pos)
-        chunks.append(input[pos..<(pos + len)])
-        stream += input[pos..<(pos + len)]
-        pos += len
-    }
+    let (chunks, stream) = fuzzChunks(input, from: 1)
 
     let chunked = fuzzAssemble(chunks, maxMessageSize: maxMessageSize, allowsRSV1: allowsRSV1)
     let whole = fuzzAssemble([stream[...]], maxMessageSize: maxMessageSize, allowsRSV1: allowsRSV1)

@@ -131,17 +131,7 @@ public func httpFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let input = Array(UnsafeBufferPointer(start: data, count: size))
     let limits = fuzzHTTPLimits[Int(input[0] & 3)]
 
-    var chunks: [ArraySlice<UInt8>] = []
-    var stream: [UInt8] = []
-    var pos = 1
-    while pos < input.count {
-        let n = Int(input[pos])
-        pos += 1
-        let len = n == 0 ? input.count - pos : min(n, input.count - pos)
-        chunks.append(input[pos..<(pos + len)])
-        stream += input[pos..<(pos + len)]
-        pos += len
-    }
+    let (chunks, stream) = fuzzChunks(input, from: 1)
 
     let chunked = fuzzParse(chunks, stream: stream, limits: limits)
     let whole = fuzzParse([stream[...]], stream: stream, limits: limits)

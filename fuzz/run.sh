@@ -45,7 +45,7 @@ build_target() {
     if ! swiftc -sanitize=fuzzer,address -parse-as-library -O -g \
         -module-name WebSocketProtocolFuzz \
         -I "$root/Sources/COpenSSL" \
-        "${WSP_SOURCES:-$root/Sources/WebSocketProtocol}"/*.swift "$(source_file "$t")" \
+        "${WSP_SOURCES:-$root/Sources/WebSocketProtocol}"/*.swift "$here/Chunking.swift" "$(source_file "$t")" \
         -lssl -lcrypto \
         -o "$build/fuzz-$t" >"$build/build-$t.log" 2>&1; then
         grep -v "Cannot export local symbol" "$build/build-$t.log" >&2
