@@ -55,7 +55,7 @@ public final class Connection {
     // MARK: Writing (queued; flushed once per loop pass)
 
     public func write(_ bytes: UnsafeRawBufferPointer) {
-        guard state == .open, !closeAfterFlush else { return }
+        guard state == .open, !closeAfterFlush, admits(bytes.count) else { return }
         outbound.append(bytes)
         didQueue()
     }
@@ -66,7 +66,7 @@ public final class Connection {
 
     /// Queues a sealed chunk by reference: the way one event reaches many subscribers.
     public func write(shared chunk: ByteChunk) {
-        guard state == .open, !closeAfterFlush else { return }
+        guard state == .open, !closeAfterFlush, admits(chunk.count) else { return }
         outbound.append(shared: chunk)
         didQueue()
     }
@@ -74,7 +74,7 @@ public final class Connection {
     /// Lets `body` encode straight into the outbound tail: at most `maxBytes`, returns the count.
     @inline(__always)
     public func write(reserving maxBytes: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
-        guard state == .open, !closeAfterFlush else { return }
+        guard state == .open, !closeAfterFlush, admits(maxBytes) else { return }
         var written = 0
         outbound.tail(reserving: maxBytes).withUnsafeTail(reserving: maxBytes) { buf in
             written = body(buf)
@@ -82,6 +82,16 @@ public final class Connection {
         }
         outbound.didAppend(written)
         didQueue()
+    }
+
+    /// False (and the connection closed) when `n` more bytes would pass the hard limit.
+    @inline(__always)
+    private func admits(_ n: Int) -> Bool {
+        if outbound.byteCount + n <= loop.configuration.outboundHardLimit { return true }
+        loop.logger.warning("outbound buffer over its hard limit: closing",
+                            [("conn", id.description), ("queued", String(outbound.byteCount)), ("write", String(n))])
+        loop.finishClose(self)
+        return false
     }
 
     @inline(__always)

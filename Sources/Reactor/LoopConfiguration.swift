@@ -7,6 +7,10 @@ public struct LoopConfiguration: Sendable {
     /// backpressure); it resumes below `outboundLowWater`.
     public var outboundHighWater = 1 << 20
     public var outboundLowWater = 256 << 10
+    /// Hard ceiling on queued outbound bytes: a write that would pass it closes the connection
+    /// instead (memory stays bounded whatever the layer above does). The layer above keeps
+    /// well below it with its own policy (pause reading, conflate, close 4008).
+    public var outboundHardLimit = 64 << 20
     /// How long a closing socket waits for the peer's FIN after ours before it is dropped.
     public var lingerTimeout: Millis = 2_000
     /// Deadlines are checked by a sweep this often (ms): O(connections) every sweep, nothing per read.

@@ -128,9 +128,6 @@ public struct ServeOptions: Sendable {
         if let t = try int("idle-timeout", 100...3_600_000) { o.server.idleTimeout = Millis(t) }
         if let t = try int("close-timeout", 100...600_000) { o.server.closeTimeout = Millis(t) }
         if let t = try int("drain-timeout", 0...600_000) { o.server.drainTimeout = Millis(t) }
-        // A single WebSocket message must fit the outbound bound or echo would stall forever.
-        o.server.loop.outboundHighWater = max(o.server.loop.outboundHighWater, o.server.maxMessageSize + 16)
-        o.server.loop.outboundLowWater = min(o.server.loop.outboundLowWater, o.server.loop.outboundHighWater / 2)
         if let d = v["data-dir"]?.last { o.dataDirectory = d }
         o.postgresURL = v["postgres"]?.last
         o.redisURL = v["redis"]?.last

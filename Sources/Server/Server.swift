@@ -53,7 +53,7 @@ public final class Server: Sendable {
         let context = ServerContext(configuration: configuration, routes: routes, logger: logger, drain: drain)
         self.context = context
         self.group = try EventLoopGroup(host: configuration.host, port: configuration.port, threads: configuration.threads,
-                                        configuration: configuration.loop, logger: logger) { connection in
+                                        configuration: configuration.effectiveLoop, logger: logger) { connection in
             HTTPConnection(connection: connection, context: context)
         }
     }

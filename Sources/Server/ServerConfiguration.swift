@@ -30,4 +30,15 @@ public struct ServerConfiguration: Sendable {
     public var loop = LoopConfiguration()
 
     public init() {}
+
+    /// `loop` with its outbound marks raised where the message size demands: one message must
+    /// fit under the high-water mark or echo would stall, and past that mark echo can still
+    /// queue one read's worth of replies plus one whole assembled message before reading pauses.
+    var effectiveLoop: LoopConfiguration {
+        var l = loop
+        l.outboundHighWater = max(l.outboundHighWater, maxMessageSize + 16)
+        l.outboundLowWater = min(l.outboundLowWater, l.outboundHighWater / 2)
+        l.outboundHardLimit = max(l.outboundHardLimit, l.outboundHighWater + maxMessageSize + l.receiveBufferSize + (64 << 10))
+        return l
+    }
 }

@@ -5,7 +5,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Reactor
 import Server
+import WebSocketProtocol
 import Testing
 
 @Suite("Backpressure", .serialized)
@@ -95,5 +97,37 @@ struct BackpressureTests {
         }
         #expect(received == started, "received \(received) of \(started) echoes")
         #expect(s.openConnections == 1)
+    }
+
+    /// An application that answers any message with `count` binary messages of `size` bytes.
+    final class Flood: WebSocketApplication, Sendable {
+        let count: Int
+        let size: Int
+        init(count: Int, size: Int) {
+            self.count = count
+            self.size = size
+        }
+        func webSocket(_ ws: WebSocketConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
+            let block = [UInt8](repeating: 0x5A, count: size)
+            for _ in 0..<count { block.withUnsafeBytes { ws.send(.binary, $0) } }
+        }
+    }
+
+    @Test func writesPastTheHardLimitCloseOnlyThatConnection() throws {
+        var routes = Routes()
+        let flood = Flood(count: 40, size: 1 << 20)
+        routes.webSocket["/flood"] = { _, _, _ in flood }
+        let s = try TestServer(routes: routes) {
+            $0.threads = 1
+            $0.loop.outboundHardLimit = 8 << 20
+        }
+        defer { s.stop() }
+        let probe = try TCPClient.webSocket(port: s.port)
+        let victim = try TCPClient.webSocket(port: s.port, path: "/flood", receiveBuffer: 64 << 10)
+        #expect(s.openConnections == 2)
+        // 40 MiB asked for, 8 MiB allowed: the server drops this connection, not its memory bound.
+        try victim.send(WSFrame.text("go"))
+        #expect(eventually(within: 2000) { s.openConnections == 1 }, "flooded connection still open")
+        #expect(try probe.roundTrip(WSFrame.text("still here")).payload == Array("still here".utf8))
     }
 }

@@ -17,7 +17,7 @@ final class TestServer: Sendable {
     let server: Server
     let configuration: ServerConfiguration
 
-    init(_ adjust: (inout ServerConfiguration) -> Void = { _ in }) throws {
+    init(routes: Routes = Routes(), _ adjust: (inout ServerConfiguration) -> Void = { _ in }) throws {
         var cfg = ServerConfiguration()
         cfg.port = 0
         cfg.threads = 2
@@ -30,7 +30,7 @@ final class TestServer: Sendable {
         cfg.drainTimeout = 1000
         adjust(&cfg)
         configuration = cfg
-        server = try Server(configuration: cfg, routes: Routes(), logger: testLogger)
+        server = try Server(configuration: cfg, routes: routes, logger: testLogger)
         server.start()
     }
 
