@@ -8,6 +8,13 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// The per-byte and per-message paths touch class properties constantly; in release builds the
+// runtime exclusivity checks on them cost ~7% of the echo server's CPU (perf, 2026-11-25).
+// Debug builds — every test run — keep the checks; the compile-time checks stay everywhere.
+let hotPath: [SwiftSetting] = strict + [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
 let package = Package(
     name: "quantumvest",
     products: [
@@ -27,11 +34,11 @@ let package = Package(
         // Logging that never blocks an event loop: lines are handed to a writer thread.
         .target(name: "Log", swiftSettings: strict),
         // The event loop: epoll, non-blocking sockets, timers, gathered writes. Knows nothing of HTTP.
-        .target(name: "Reactor", dependencies: ["CSystem", "Log"], swiftSettings: strict),
+        .target(name: "Reactor", dependencies: ["CSystem", "Log"], swiftSettings: hotPath),
         // HTTP/1.1 and RFC 6455 codecs. No sockets, no I/O; tested with byte vectors.
-        .target(name: "WebSocketProtocol", dependencies: ["COpenSSL"], swiftSettings: strict),
+        .target(name: "WebSocketProtocol", dependencies: ["COpenSSL"], swiftSettings: hotPath),
         // Connections speaking HTTP/1.1 and WebSocket on the reactor, and the routes.
-        .target(name: "Server", dependencies: ["Reactor", "WebSocketProtocol", "Log"], swiftSettings: strict),
+        .target(name: "Server", dependencies: ["Reactor", "WebSocketProtocol", "Log"], swiftSettings: hotPath),
         // `quantumvest serve`: command line, configuration, wiring.
         .executableTarget(name: "quantumvest", dependencies: ["Server", "Reactor", "Log"], swiftSettings: strict),
 

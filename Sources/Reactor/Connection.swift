@@ -6,7 +6,9 @@ import Log
 public final class Connection {
     public let fd: Int32
     public let id: ConnectionID
-    public unowned let loop: EventLoop
+    /// `unowned(unsafe)`: the loop owns every connection through its slab and outlives it, so
+    /// no reference counting on the hot path.
+    public unowned(unsafe) let loop: EventLoop
     /// Set once by the listener's factory right after accept.
     public var handler: (any ConnectionHandler)?
 
