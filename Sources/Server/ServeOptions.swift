@@ -1,5 +1,6 @@
 import Log
 import Reactor
+import WebSocketProtocol
 
 /// `quantumvest serve` options. Every flag has an environment twin (`--max-message` ↔
 /// `QV_MAX_MESSAGE`); the command line wins over the environment, which wins over defaults.
@@ -39,6 +40,11 @@ public struct ServeOptions: Sendable {
         ("tls-cert", true, "PEM certificate chain (turns on TLS)"),
         ("tls-key", true, "PEM private key"),
         ("demo", false, "run the built-in simulated market feed"),
+        ("deflate", true, "permessage-deflate: on|off (default on)"),
+        ("deflate-min-size", true, "messages shorter than this go out uncompressed (default 256)"),
+        ("deflate-window-bits", true, "largest window we compress with, 9-15 (default 15)"),
+        ("deflate-server-context-takeover", false, "keep our compression context between messages (costs ~300 KiB per connection)"),
+        ("deflate-client-context-takeover", false, "let clients keep theirs (costs a ~40 KiB inflater per connection)"),
         ("log-level", true, "trace|debug|info|notice|warning|error (default info)"),
         ("log-format", true, "text|json (default text)"),
         ("head-timeout", true, "ms for a request head to arrive (default 10000)"),
@@ -128,6 +134,17 @@ public struct ServeOptions: Sendable {
         if let t = try int("idle-timeout", 100...3_600_000) { o.server.idleTimeout = Millis(t) }
         if let t = try int("close-timeout", 100...600_000) { o.server.closeTimeout = Millis(t) }
         if let t = try int("drain-timeout", 0...600_000) { o.server.drainTimeout = Millis(t) }
+        if let d = v["deflate"]?.last {
+            switch d.lowercased() {
+            case "on", "true", "1", "yes": o.server.deflate.enabled = true
+            case "off", "false", "0", "no": o.server.deflate.enabled = false
+            default: throw UsageError(description: "--deflate must be on or off, got '\(d)'")
+            }
+        }
+        if let m = try int("deflate-min-size", 0...(1 << 30)) { o.server.deflate.minMessageSize = m }
+        if let w = try int("deflate-window-bits", 9...15) { o.server.deflate.serverMaxWindowBits = w }
+        if v["deflate-server-context-takeover"]?.last == "true" { o.server.deflate.serverNoContextTakeover = false }
+        if v["deflate-client-context-takeover"]?.last == "true" { o.server.deflate.clientNoContextTakeover = false }
         if let d = v["data-dir"]?.last { o.dataDirectory = d }
         o.postgresURL = v["postgres"]?.last
         o.redisURL = v["redis"]?.last

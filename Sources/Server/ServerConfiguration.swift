@@ -1,4 +1,5 @@
 import Reactor
+import WebSocketProtocol
 
 /// Everything the HTTP and WebSocket layers need to know, with the contract's defaults.
 public struct ServerConfiguration: Sendable {
@@ -28,6 +29,11 @@ public struct ServerConfiguration: Sendable {
     /// SIGTERM drain: how long connections get to close after we said goodbye (1001).
     public var drainTimeout: Millis = 10_000
     public var loop = LoopConfiguration()
+    /// permessage-deflate (RFC 7692), accepted when a client offers it.
+    public var deflate = DeflateSettings()
+    /// PEM certificate chain and private key: set both to serve TLS (wss://, https://).
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
 
     public init() {}
 

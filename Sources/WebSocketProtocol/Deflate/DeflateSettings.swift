@@ -1,0 +1,18 @@
+/// Server-side permessage-deflate (RFC 7692) preferences. The defaults keep idle connections
+/// free of zlib state: we ask both sides for no context takeover, so every message is
+/// (de)compressed on its own and one inflater/deflater per event loop serves all connections.
+public struct DeflateSettings: Sendable, Equatable {
+    /// Accept permessage-deflate when a client offers it.
+    public var enabled = true
+    /// Ask for `server_no_context_takeover` even when not offered: our messages are compressed
+    /// independently, so one compressed event can go to every subscriber.
+    public var serverNoContextTakeover = true
+    /// Ask for `client_no_context_takeover`: no per-connection inflater window to keep.
+    public var clientNoContextTakeover = true
+    /// Largest LZ77 window we compress with (9...15; 8 is not supported by zlib's raw deflate).
+    public var serverMaxWindowBits = 15
+    /// Messages shorter than this go out uncompressed (RSV1 clear): not worth the CPU.
+    public var minMessageSize = 256
+
+    public init() {}
+}
