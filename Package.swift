@@ -36,7 +36,7 @@ let package = Package(
         // The event loop: epoll, non-blocking sockets, timers, gathered writes. Knows nothing of HTTP.
         .target(name: "Reactor", dependencies: ["CSystem", "Log"], swiftSettings: hotPath),
         // HTTP/1.1 and RFC 6455 codecs. No sockets, no I/O; tested with byte vectors.
-        .target(name: "WebSocketProtocol", dependencies: ["COpenSSL"], swiftSettings: hotPath),
+        .target(name: "WebSocketProtocol", dependencies: ["COpenSSL", "CZlib"], swiftSettings: hotPath),
         // Connections speaking HTTP/1.1 and WebSocket on the reactor, and the routes.
         .target(name: "Server", dependencies: ["Reactor", "WebSocketProtocol", "Log"], swiftSettings: hotPath),
         // `quantumvest serve`: command line, configuration, wiring.
