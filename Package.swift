@@ -33,8 +33,9 @@ let package = Package(
 
         // Logging that never blocks an event loop: lines are handed to a writer thread.
         .target(name: "Log", swiftSettings: strict),
-        // The event loop: epoll, non-blocking sockets, timers, gathered writes. Knows nothing of HTTP.
-        .target(name: "Reactor", dependencies: ["CSystem", "Log"], swiftSettings: hotPath),
+        // The event loop: epoll, non-blocking sockets, timers, gathered writes, TLS (OpenSSL on
+        // the non-blocking socket). Knows nothing of HTTP.
+        .target(name: "Reactor", dependencies: ["CSystem", "COpenSSL", "Log"], swiftSettings: hotPath),
         // HTTP/1.1 and RFC 6455 codecs. No sockets, no I/O; tested with byte vectors.
         .target(name: "WebSocketProtocol", dependencies: ["COpenSSL", "CZlib"], swiftSettings: hotPath),
         // Connections speaking HTTP/1.1 and WebSocket on the reactor, and the routes.

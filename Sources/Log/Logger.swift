@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
@@ -100,11 +101,11 @@ public final class Logger: Sendable {
 }
 
 enum LogText {
+    /// Bare when it is plain printable ASCII; otherwise JSON-quoted, so no peer-supplied text
+    /// can fake a line break, a field or a terminal escape.
     static func quoteIfNeeded(_ v: String) -> String {
-        if !v.isEmpty, !v.utf8.contains(where: { $0 <= 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=") }) {
-            return v
-        }
-        return jsonString(v)
+        let plain = !v.isEmpty && v.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") && $0 != UInt8(ascii: "\\") }
+        return plain ? v : jsonString(v)
     }
 
     static func jsonString(_ s: String) -> String {
@@ -117,7 +118,8 @@ enum LogText {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if u.value < 0x20 {
+                // C0/C1 controls, DEL and the Unicode line separators are escaped.
+                if u.value < 0x20 || (u.value >= 0x7F && u.value <= 0x9F) || u.value == 0x2028 || u.value == 0x2029 {
                     let hex = String(u.value, radix: 16)
                     out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 } else {
@@ -161,6 +163,8 @@ final class LogSink: Sendable {
 
     private let fd: Int32
     private let state = Mutex(State())
+    /// Wakes the writer thread when lines arrive (no polling while idle).
+    private let wake = DispatchSemaphore(value: 0)
 
     init(fd: Int32) { self.fd = fd }
 
@@ -176,6 +180,7 @@ final class LogSink: Sendable {
             return false
         }
         if startWriter { startWriterThread() }
+        wake.signal()
     }
 
     func flush() {
@@ -214,7 +219,7 @@ final class LogSink: Sendable {
                 return (b, d)
             }
             if batch.isEmpty && dropped == 0 {
-                usleep(5_000)
+                wake.wait()
                 continue
             }
             var text = batch.joined()

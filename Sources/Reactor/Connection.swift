@@ -30,6 +30,9 @@ public final class Connection {
     var readPausedByOutbound = false
     var readPaused: Bool { readPausedByHandler || readPausedByOutbound }
     var closeError: SystemError?
+    private var writingInPlace = false
+    /// Set for connections accepted on a TLS listener.
+    var tls: TLSSession?
 
     init(fd: Int32, id: ConnectionID, loop: EventLoop) {
         self.fd = fd
@@ -43,6 +46,8 @@ public final class Connection {
 
     public var isOpen: Bool { state == .open && !closeAfterFlush }
     public var isClosed: Bool { state == .closed }
+    /// Whether this connection came in on a TLS listener.
+    public var isTLS: Bool { tls != nil }
     /// Bytes queued and not yet accepted by the kernel.
     public var queuedBytes: Int { outbound.byteCount }
 
@@ -74,9 +79,13 @@ public final class Connection {
     }
 
     /// Lets `body` encode straight into the outbound tail: at most `maxBytes`, returns the count.
+    /// `body` must not write to this connection itself (the tail could move under it).
     @inline(__always)
     public func write(reserving maxBytes: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
         guard state == .open, !closeAfterFlush, admits(maxBytes) else { return }
+        precondition(!writingInPlace, "re-entrant write(reserving:) on one connection")
+        writingInPlace = true
+        defer { writingInPlace = false }
         var written = 0
         outbound.tail(reserving: maxBytes).withUnsafeTail(reserving: maxBytes) { buf in
             written = body(buf)
@@ -98,6 +107,7 @@ public final class Connection {
 
     @inline(__always)
     private func didQueue() {
+        loop.assertInLoop()
         if !inFlushList {
             inFlushList = true
             loop.pendingFlush.append(self)
@@ -128,10 +138,14 @@ public final class Connection {
     /// One deadline per connection (checked by the loop's periodic sweep, so it costs nothing
     /// per read). `nil` clears it.
     public func setDeadline(_ deadline: Millis?) {
+        // Closed: the slot may belong to another connection now. Closing: the reactor's own
+        // flush deadline rules.
+        guard state == .open, !closeAfterFlush else { return }
         loop.deadlines[Int(id.slot)] = deadline ?? .max
     }
 
     public var deadline: Millis? {
+        guard state != .closed else { return nil }
         let d = loop.deadlines[Int(id.slot)]
         return d == .max ? nil : d
     }
@@ -141,14 +155,22 @@ public final class Connection {
     /// Closes the connection. With `afterFlush`, queued bytes are sent first, then our side is
     /// shut down and the socket lingers until the peer closes (bounded by the linger timeout).
     public func close(afterFlush: Bool = false) {
+        loop.assertInLoop()
         switch state {
         case .closed:
             return
         case .lingering:
             if !afterFlush { loop.finishClose(self) }
         case .open:
+            // Nothing can be flushed before the TLS handshake is done: close right away.
+            if afterFlush, let tls, !tls.isHandshakeComplete {
+                loop.finishClose(self)
+                return
+            }
             if afterFlush {
+                guard !closeAfterFlush else { return }
                 closeAfterFlush = true
+                loop.deadlines[Int(id.slot)] = loop.now + loop.configuration.closeFlushTimeout
                 if !inFlushList {
                     inFlushList = true
                     loop.pendingFlush.append(self)

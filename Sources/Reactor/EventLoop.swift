@@ -29,13 +29,15 @@ public final class EventLoop: @unchecked Sendable {
     private var freeSlots: [UInt32] = []
 
     var pendingFlush: [Connection] = []
+    /// TLS connections with decrypted bytes still inside OpenSSL: epoll will not wake for those.
+    private var tlsPendingRead: [Connection] = []
     private var closedThisPass: [Connection] = []
     private var listeners: [ListenerState] = []
     private var beforeFlushHooks: [() -> Void] = []
 
     public private(set) var now: Millis
     private var nextSweep: Millis
-    public private(set) var connectionCount = 0 {
+    private(set) var connectionCount = 0 {
         didSet { openConnectionsGauge.store(connectionCount, ordering: .relaxed) }
     }
     private let openConnectionsGauge = Atomic<Int>(0)
@@ -47,6 +49,15 @@ public final class EventLoop: @unchecked Sendable {
     private let wakePending = Atomic<Bool>(false)
 
     private var running = true
+    /// The thread running this loop, for debug assertions that loop-confined state is touched
+    /// only there.
+    private var loopThread: pthread_t?
+
+    /// Debug builds trap when called off this loop's thread (once it runs).
+    @inline(__always)
+    public func assertInLoop(_ file: StaticString = #fileID, _ line: UInt = #line) {
+        assert(loopThread.map { pthread_equal($0, pthread_self()) != 0 } ?? true, "off-loop call", file: file, line: line)
+    }
     private var drainDeadline: Millis?
     private var lastAcceptErrorLog: Millis = 0
 
@@ -80,6 +91,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
+        closeListeners()
         receiveBuffer.deallocate()
         Posix.close(epfd)
         Posix.close(wakeFD)
@@ -110,18 +122,20 @@ public final class EventLoop: @unchecked Sendable {
 
     struct ListenerState {
         let fd: Int32
+        let tls: TLSContext?
         let factory: @Sendable (Connection) -> any ConnectionHandler
         var pausedUntil: Millis?
     }
 
-    /// Starts accepting on a listening socket (this loop owns it from now on). Call before
-    /// `run`, or from a task on this loop.
-    public func addListener(fd: Int32, factory: @escaping @Sendable (Connection) -> any ConnectionHandler) throws(SystemError) {
+    /// Starts accepting on a listening socket (this loop owns it from now on); with `tls`,
+    /// every connection speaks TLS. Call before `run`, or from a task on this loop.
+    public func addListener(fd: Int32, tls: TLSContext? = nil,
+                            factory: @escaping @Sendable (Connection) -> any ConnectionHandler) throws(SystemError) {
         let token = EventLoop.specialTag | UInt64(listeners.count + 1)
         guard cgw_epoll_ctl(epfd, 1, fd, CGW_EPOLLIN, token) == 0 else {
             throw SystemError(errno: cgw_errno(), call: "epoll_ctl")
         }
-        listeners.append(ListenerState(fd: fd, factory: factory, pausedUntil: nil))
+        listeners.append(ListenerState(fd: fd, tls: tls, factory: factory, pausedUntil: nil))
     }
 
     private func accept(listener i: Int) {
@@ -133,7 +147,7 @@ public final class EventLoop: @unchecked Sendable {
                 case .wouldBlock:
                     return
                 case .processed(let fd):
-                    register(fd: fd, factory: l.factory)
+                    register(fd: fd, tls: l.tls, factory: l.factory)
                 }
             } catch {
                 switch error.errno {
@@ -176,7 +190,16 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Connections
 
-    private func register(fd: Int32, factory: @Sendable (Connection) -> any ConnectionHandler) {
+    private func register(fd: Int32, tls: TLSContext?, factory: @Sendable (Connection) -> any ConnectionHandler) {
+        var session: TLSSession?
+        if let tls {
+            guard let s = TLSSession(context: tls, fd: fd) else {
+                logger.error("cannot create a TLS session", [("error", TLSContext.lastError())])
+                Posix.close(fd)
+                return
+            }
+            session = s
+        }
         let slot: UInt32
         if let free = freeSlots.popLast() {
             slot = free
@@ -194,14 +217,16 @@ public final class EventLoop: @unchecked Sendable {
             return
         }
         let c = Connection(fd: fd, id: id, loop: self)
+        c.tls = session
         slab[Int(slot)] = c
         deadlines[Int(slot)] = .max
         connectionCount += 1
         c.handler = factory(c)
     }
 
-    /// The open connection with this id, if it is still on this loop.
+    /// The open connection with this id, if it is still on this loop. Loop thread only.
     public func connection(_ id: ConnectionID) -> Connection? {
+        assertInLoop()
         let slot = Int(id.slot)
         guard slot < slab.count, generations[slot] == id.generation, let c = slab[slot], c.state != .closed else { return nil }
         return c
@@ -210,7 +235,8 @@ public final class EventLoop: @unchecked Sendable {
     func updateInterest(_ c: Connection) {
         guard c.state != .closed else { return }
         var events: UInt32 = 0
-        if !c.readPaused || c.state == .lingering { events |= CGW_EPOLLIN }
+        // A TLS write that needs a read first must hear about readability even while paused.
+        if !c.readPaused || c.state == .lingering || c.tls?.writeWantsRead == true { events |= CGW_EPOLLIN }
         if c.writeArmed { events |= CGW_EPOLLOUT }
         _ = cgw_epoll_ctl(epfd, 3, c.fd, events, c.id.packed)
     }
@@ -250,12 +276,22 @@ public final class EventLoop: @unchecked Sendable {
         guard slot < slab.count, generations[slot] == id.generation, let c = slab[slot], c.state != .closed else {
             return   // stale: closed earlier in this pass
         }
-        if events & CGW_EPOLLOUT != 0 { flush(c) }
-        if events & (CGW_EPOLLIN | CGW_EPOLLERR | CGW_EPOLLHUP) != 0 { read(c) }
+        if events & CGW_EPOLLOUT != 0 {
+            flush(c)
+            if c.tls?.readWantsWrite == true { read(c) }
+        }
+        if events & (CGW_EPOLLIN | CGW_EPOLLERR | CGW_EPOLLHUP) != 0 {
+            read(c)
+            if c.tls?.writeWantsRead == true { flush(c) }
+        }
     }
 
     private func read(_ c: Connection) {
         guard c.state != .closed else { return }
+        if c.state == .open, let tls = c.tls {
+            readTLS(c, tls)
+            return
+        }
         do {
             switch try Posix.recv(c.fd, into: receiveBuffer) {
             case .wouldBlock:
@@ -278,20 +314,51 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
+    private func readTLS(_ c: Connection, _ tls: TLSSession) {
+        do {
+            switch try tls.read(into: receiveBuffer) {
+            case .wouldBlock:
+                break
+            case .closed:
+                if let h = c.handler { h.connectionDidReadEOF(c) } else { finishClose(c) }
+                return
+            case .bytes(let n):
+                c.handler?.connectionDidRead(c, UnsafeMutableRawBufferPointer(rebasing: receiveBuffer[0..<n]))
+                if c.state == .open && tls.hasPendingPlaintext { tlsPendingRead.append(c) }
+            }
+            if tls.readWantsWrite && !c.writeArmed && c.state == .open {
+                c.writeArmed = true
+                updateInterest(c)
+            }
+        } catch {
+            // Garbage, a failed handshake, a protocol alert: the peer's problem, one line at debug.
+            logger.debug("TLS error: closing", [("conn", c.id.description), ("error", error.description)])
+            c.closeError = SystemError(errno: EPROTO, call: "SSL_read")
+            finishClose(c)
+        }
+    }
+
     private func flush(_ c: Connection) {
         guard c.state == .open else { return }
         do {
             let fd = c.fd
-            let result = try c.outbound.flush { iov, n throws(SystemError) in try Posix.sendmsg(fd, iov, n) }
+            let tls = c.tls
+            let result = try c.outbound.flush { iov, n throws(SystemError) in
+                guard let tls else { return try Posix.sendmsg(fd, iov, n) }
+                return try tlsWrite(c, tls, iov, n)
+            }
             switch result {
             case .partial:
-                if !c.writeArmed {
+                // A TLS write waiting for a read is woken by EPOLLIN (see updateInterest), not OUT.
+                if tls?.writeWantsRead == true {
+                    updateInterest(c)
+                } else if !c.writeArmed {
                     c.writeArmed = true
                     updateInterest(c)
                 }
                 resumeIfDrained(c)
             case .drained:
-                if c.writeArmed {
+                if c.writeArmed && c.tls?.readWantsWrite != true {
                     c.writeArmed = false
                     updateInterest(c)
                 }
@@ -307,6 +374,15 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
+    private func tlsWrite(_ c: Connection, _ tls: TLSSession, _ iov: UnsafePointer<iovec>, _ n: Int) throws(SystemError) -> IOResult<Int> {
+        do {
+            return try tls.write(iov, n)
+        } catch {
+            logger.debug("TLS error: closing", [("conn", c.id.description), ("error", error.description)])
+            throw SystemError(errno: EPROTO, call: "SSL_write")
+        }
+    }
+
     private func resumeIfDrained(_ c: Connection) {
         if c.readPausedByOutbound && c.outbound.byteCount <= configuration.outboundLowWater {
             c.readPausedByOutbound = false
@@ -316,6 +392,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func beginLinger(_ c: Connection) {
+        c.tls?.shutdown()
         Posix.shutdownWrite(c.fd)
         c.state = .lingering
         deadlines[Int(c.id.slot)] = now + configuration.lingerTimeout
@@ -346,6 +423,9 @@ public final class EventLoop: @unchecked Sendable {
                 deadlines[slot] = .max
                 switch c.state {
                 case .lingering: finishClose(c)
+                case .open where c.closeAfterFlush:
+                    // The peer did not take our last bytes in time: drop it (and its queue).
+                    finishClose(c)
                 case .open: c.handler?.connectionDeadlineDidPass(c, now: now)
                 case .closed: break
                 }
@@ -366,13 +446,15 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs the loop on the calling thread until it has stopped and drained.
     public func run() {
+        loopThread = pthread_self()
         let maxEvents = 1024
         let events = UnsafeMutablePointer<cgw_event>.allocate(capacity: maxEvents)
         defer { events.deallocate() }
         while running {
             now = Clock.monotonicMillis()
             let wait = nextSweep > now ? nextSweep - now : 0
-            let n = cgw_epoll_wait(epfd, events, Int32(maxEvents), pendingFlush.isEmpty ? Int32(wait) : 0)
+            let busy = !pendingFlush.isEmpty || !tlsPendingRead.isEmpty
+            let n = cgw_epoll_wait(epfd, events, Int32(maxEvents), busy ? 0 : Int32(wait))
             now = Clock.monotonicMillis()
             if n < 0 {
                 let e = cgw_errno()
@@ -392,6 +474,11 @@ public final class EventLoop: @unchecked Sendable {
                 }
             }
             if wake { runTasks() }
+            if !tlsPendingRead.isEmpty {
+                let pending = tlsPendingRead
+                tlsPendingRead.removeAll(keepingCapacity: true)
+                for c in pending where c.state == .open { read(c) }
+            }
             if now >= nextSweep { sweep() }
             for hook in beforeFlushHooks { hook() }
             flushPending()

@@ -11,7 +11,8 @@ public final class EventLoopGroup: @unchecked Sendable {
     private var threads: [LoopThread] = []
 
     public init(host: String, port: Int, threads: Int, configuration: LoopConfiguration = LoopConfiguration(),
-                logger: Logger, factory: @escaping @Sendable (Connection) -> any ConnectionHandler) throws(SystemError) {
+                tls: TLSContext? = nil, logger: Logger,
+                factory: @escaping @Sendable (Connection) -> any ConnectionHandler) throws(SystemError) {
         precondition(threads >= 1)
         // Every listener uses SO_REUSEPORT, which would let us share a port another gateway is
         // already serving (the kernel would split its traffic with us): refuse that first.
@@ -33,9 +34,15 @@ public final class EventLoopGroup: @unchecked Sendable {
             }
             fds.append(fd)
             if i == 0 { bound = Int(actual) }
-            let loop = try EventLoop(index: i, configuration: configuration, logger: logger)
-            try loop.addListener(fd: fd, factory: factory)
-            loops.append(loop)
+            do {
+                let loop = try EventLoop(index: i, configuration: configuration, logger: logger)
+                try loop.addListener(fd: fd, tls: tls, factory: factory)
+                loops.append(loop)
+            } catch {
+                // Loops made so far close their own listeners on deinit; the last fd is ours.
+                if loops.count < fds.count { Posix.close(fd) }
+                throw error
+            }
         }
         self.loops = loops
         self.host = host

@@ -13,6 +13,9 @@ public struct LoopConfiguration: Sendable {
     public var outboundHardLimit = 64 << 20
     /// How long a closing socket waits for the peer's FIN after ours before it is dropped.
     public var lingerTimeout: Millis = 2_000
+    /// How long a connection closing "after flush" may take to get its last bytes out; a peer
+    /// that stops reading cannot hold the socket (and its queue) longer than this.
+    public var closeFlushTimeout: Millis = 5_000
     /// Deadlines are checked by a sweep this often (ms): O(connections) every sweep, nothing per read.
     public var sweepInterval: Millis = 100
     /// Connections accepted per listener readiness event, so a SYN flood cannot starve reads.

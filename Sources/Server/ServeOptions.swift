@@ -163,9 +163,11 @@ public struct ServeOptions: Sendable {
             o.logFormat = format
         }
         // Features that later issues bring: refuse rather than silently serve without them.
-        if o.tlsCertificate != nil || o.tlsKey != nil {
-            throw UsageError(description: "TLS (--tls-cert/--tls-key) is not implemented yet; refusing to serve plaintext instead")
+        if (o.tlsCertificate == nil) != (o.tlsKey == nil) {
+            throw UsageError(description: "TLS needs both --tls-cert and --tls-key")
         }
+        o.server.tlsCertificatePath = o.tlsCertificate
+        o.server.tlsKeyPath = o.tlsKey
         if o.postgresURL != nil { throw UsageError(description: "--postgres is not implemented yet") }
         if o.redisURL != nil { throw UsageError(description: "--redis is not implemented yet") }
         if o.demo { throw UsageError(description: "--demo is not implemented yet") }

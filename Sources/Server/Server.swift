@@ -30,13 +30,41 @@ public final class DrainFlag: Sendable {
     public func set() { value.store(true, ordering: .relaxed) }
 }
 
+/// Why a server could not start.
+public enum ServerStartError: Error, CustomStringConvertible, Sendable {
+    case listen(SystemError)
+    case tls(TLSError)
+    case configuration(String)
+
+    public var description: String {
+        switch self {
+        case .listen(let e): "cannot listen: \(e)"
+        case .tls(let e): "TLS: \(e)"
+        case .configuration(let s): s
+        }
+    }
+}
+
 /// The HTTP/WebSocket server: N event loops sharing one port, routes, graceful drain.
 public final class Server: Sendable {
     private let context: ServerContext
     private let group: EventLoopGroup
 
     /// Binds the listeners (port 0 picks a free one); `start` begins serving.
-    public init(configuration: ServerConfiguration, routes: Routes, logger: Logger) throws(SystemError) {
+    public init(configuration: ServerConfiguration, routes: Routes, logger: Logger) throws(ServerStartError) {
+        var tls: TLSContext?
+        switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
+        case (nil, nil):
+            break
+        case (let cert?, let key?):
+            do {
+                tls = try TLSContext(certificatePath: cert, keyPath: key)
+            } catch {
+                throw .tls(error)
+            }
+        default:
+            throw .configuration("TLS needs both a certificate (--tls-cert) and a key (--tls-key)")
+        }
         var routes = routes
         let drain = DrainFlag()
         routes.http["/healthz"] = routes.http["/healthz"] ?? Routes.HTTPRoute(methods: ["GET"]) { _ in
@@ -52,11 +80,19 @@ public final class Server: Sendable {
         }
         let context = ServerContext(configuration: configuration, routes: routes, logger: logger, drain: drain)
         self.context = context
-        self.group = try EventLoopGroup(host: configuration.host, port: configuration.port, threads: configuration.threads,
-                                        configuration: configuration.effectiveLoop, logger: logger) { connection in
-            HTTPConnection(connection: connection, context: context)
+        do {
+            self.group = try EventLoopGroup(host: configuration.host, port: configuration.port, threads: configuration.threads,
+                                            configuration: configuration.effectiveLoop, tls: tls, logger: logger) { connection in
+                HTTPConnection(connection: connection, context: context)
+            }
+        } catch {
+            throw .listen(error)
         }
+        self.isTLS = tls != nil
     }
+
+    /// Whether the listeners speak TLS.
+    public let isTLS: Bool
 
     public var host: String { group.host }
     public var port: Int { group.port }

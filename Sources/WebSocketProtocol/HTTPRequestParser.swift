@@ -50,6 +50,14 @@ public struct HTTPRequestParser: Sendable {
         // Never hold more than the limit (+4 to see the terminating CRLFCRLF at the limit).
         let take = min(input.count, maxHeadBytes + 4 - before)
         if take > 0 { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[0..<take])) }
+        // RFC 9112 §2.2: empty lines before a request line are ignored (some clients send CRLF
+        // after a body). Stripped from the buffer, so any split of the input behaves the same.
+        var stripped = 0
+        while stripped + 1 < buffer.count && buffer[stripped] == 0x0D && buffer[stripped + 1] == 0x0A { stripped += 2 }
+        if stripped > 0 {
+            buffer.removeFirst(stripped)
+            scanned = 0
+        }
         var i = scanned
         while i < buffer.count {
             let c = buffer[i]
@@ -63,7 +71,7 @@ public struct HTTPRequestParser: Sendable {
                     if end > maxHeadBytes { return .rejected(HTTPRejection(.headersTooLarge, "request head too large")) }
                     let head = buffer.withUnsafeBytes { HTTPRequestParser.parse(UnsafeRawBufferPointer(rebasing: $0[0..<end]), maxHeaders: maxHeaders) }
                     switch head {
-                    case .success(let h): return .complete(h, consumed: end - before)
+                    case .success(let h): return .complete(h, consumed: stripped + end - before)
                     case .failure(let r): return .rejected(r)
                     }
                 }

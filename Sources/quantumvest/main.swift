@@ -61,12 +61,13 @@ let server: Server
 do {
     server = try Server(configuration: options.server, routes: Routes(), logger: logger)
 } catch {
-    logger.error("cannot listen", [("host", options.server.host), ("port", String(options.server.port)), ("error", error.description)])
+    logger.error("cannot start", [("host", options.server.host), ("port", String(options.server.port)), ("error", error.description)])
     logger.flush()
-    fail("cannot listen on \(options.server.host):\(options.server.port): \(error)", code: 1)
+    fail("cannot start on \(options.server.host):\(options.server.port): \(error)", code: 1)
 }
 server.start()
-logger.info("listening", [("host", server.host), ("port", String(server.port)), ("threads", String(options.server.threads)),
+logger.info("listening", [("host", server.host), ("port", String(server.port)), ("tls", String(server.isTLS)),
+                          ("threads", String(options.server.threads)),
                           ("echo", String(options.server.echoEnabled)), ("max_message", String(options.server.maxMessageSize)),
                           ("fd_limit", String(fdLimit))])
 emit("listening on \(server.host):\(server.port)\n", to: 1)

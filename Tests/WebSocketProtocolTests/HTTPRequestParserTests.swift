@@ -121,7 +121,8 @@ struct HTTPRequestParserTests {
         Case("non-token method", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", .rejected(400)),
         Case("control byte in target", bytes("GET /a") + [0x01] + bytes("b HTTP/1.1\r\nHost: a\r\n\r\n"), .rejected(400)),
         Case("non-ASCII in target", bytes("GET /") + [0xC3, 0xA9] + bytes(" HTTP/1.1\r\nHost: a\r\n\r\n"), .rejected(400)),
-        Case("empty head", "\r\n\r\n", .rejected(400)),
+        // Empty lines before a request line are ignored (RFC 9112 §2.2): still waiting.
+        Case("empty lines only", "\r\n\r\n", .needMore),
         Case("20 KB of headers", twentyKB, .rejected(431)),
         Case("101 header fields", manyHeaders101, .rejected(431)),
         Case("head not finished", "GET / HTTP/1.1\r\nHost: a\r\n", .needMore),
@@ -178,6 +179,18 @@ struct HTTPRequestParserTests {
         // With a tail that contains bare LFs and CRs: they are not the parser's business.
         let tail = head + bytes("\n\r\rx\n")
         #expect(runParser([tail[...]]).headBytes == head.count)
+    }
+
+    @Test func emptyLinesBeforeTheRequestLineAreIgnored() {
+        // RFC 9112 §2.2; consumed covers the skipped CRLFs too.
+        let head = bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        let input = bytes("\r\n\r\n") + head
+        let whole = runParser([input[...]])
+        #expect(whole.outcome == .complete && whole.headBytes == input.count)
+        let split = runParser([input[..<2], input[2...]])
+        #expect(split.outcome == .complete && split.headBytes == input.count)
+        // A bare LF is still refused.
+        #expect(runParser([(bytes("\n") + head)[...]]).outcome == .rejected(400))
     }
 
     @Test func limitsAtTheirBoundaries() {
