@@ -135,8 +135,10 @@ final class HTTPConnection: ConnectionHandler {
             return
         }
         let subprotocol = request.protocols.first { context.configuration.subprotocols.contains($0) }
-        connection.write(UpgradeHandshake.response(for: request, subprotocol: subprotocol).serialized(close: false))
-        let ws = WebSocketConnection(connection: connection, settings: context.webSocketSettings)
+        let deflate = DeflateNegotiation.negotiate(request.extensions, settings: context.configuration.deflate)
+        connection.write(UpgradeHandshake.response(for: request, subprotocol: subprotocol,
+                                                   extensions: deflate?.responseHeader).serialized(close: false))
+        let ws = WebSocketConnection(connection: connection, settings: context.webSocketSettings, deflate: deflate)
         ws.application = route(ws, request, head)
         connection.handler = ws
         // Frames the client sent right behind its handshake.

@@ -17,15 +17,24 @@ public final class WebSocketConnection: ConnectionHandler {
     let settings: WebSocketSettings
     var application: (any WebSocketApplication)?
     private var assembler: MessageAssembler
+    /// permessage-deflate, when negotiated; nil keeps every path exactly as without it.
+    private let compression: ConnectionCompression?
     private(set) var state: State = .open
     private var lastActivity: Millis
     private var lastPing: Millis = 0
     private var closeCode: CloseCode = .abnormalClosure
 
-    init(connection: Connection, settings: WebSocketSettings) {
+    init(connection: Connection, settings: WebSocketSettings, deflate: DeflateParameters? = nil) {
         self.connection = connection
         self.settings = settings
         self.assembler = MessageAssembler(maxMessageSize: settings.maxMessageSize)
+        if let deflate {
+            compression = ConnectionCompression(deflate, minMessageSize: settings.deflateMinMessageSize,
+                                                shared: settings.loopCompression[connection.loop.index])
+            assembler.decoder.allowsRSV1 = true
+        } else {
+            compression = nil
+        }
         self.lastActivity = connection.loop.now
         connection.setDeadline(lastActivity + settings.pingInterval)
     }
@@ -34,9 +43,14 @@ public final class WebSocketConnection: ConnectionHandler {
 
     // MARK: Sending
 
-    /// Sends one unfragmented message (copied once into the outbound queue).
+    /// Sends one unfragmented message (copied once into the outbound queue; compressed on the
+    /// way when permessage-deflate was negotiated and it is at least the minimum size).
     public func send(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) {
         guard state == .open else { return }
+        if let compression, payload.count >= compression.minMessageSize {
+            sendCompressed(opcode, payload, compression)
+            return
+        }
         let n = payload.count
         connection.write(reserving: FrameEncoder.maxHeaderLength + n) { out in
             guard let base = out.baseAddress else { return 0 }
@@ -44,6 +58,31 @@ public final class WebSocketConnection: ConnectionHandler {
             if let src = payload.baseAddress, n > 0 { (base + h).copyMemory(from: src, byteCount: n) }
             return h + n
         }
+    }
+
+    /// Compresses straight into the outbound buffer: the payload is written after room for the
+    /// longest header, then moved down once its length (and so the header's) is known.
+    private func sendCompressed(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, _ compression: ConnectionCompression) {
+        let deflater = compression.deflater()
+        let n = payload.count
+        let room = deflater.maxCompressedSize(n)
+        let gap = FrameEncoder.maxHeaderLength
+        connection.write(reserving: gap + room) { out in
+            guard let base = out.baseAddress else { return 0 }
+            let body = UnsafeMutableRawBufferPointer(start: base + gap, count: room)
+            // Without context takeover an incompressible message may go out as it is; with it,
+            // the peer must see every message our deflater's history holds.
+            if let c = deflater.compress(payload, into: body), c < n || !compression.parameters.serverNoContextTakeover {
+                let h = FrameEncoder.headerLength(payloadLength: c)
+                (base + h).copyMemory(from: base + gap, byteCount: c)   // memmove: the ranges may overlap
+                _ = FrameEncoder.writeHeader(opcode: opcode, rsv1: true, payloadLength: c, to: base)
+                return h + c
+            }
+            let h = FrameEncoder.writeHeader(opcode: opcode, payloadLength: n, to: base)
+            if let src = payload.baseAddress, n > 0 { (base + h).copyMemory(from: src, byteCount: n) }
+            return h + n
+        }
+        compression.didCompress(deflater)
     }
 
     public func send(text: String) {
@@ -76,9 +115,19 @@ public final class WebSocketConnection: ConnectionHandler {
             while let message = try assembler.next(bytes, &index) {
                 switch message {
                 case .text(let p):
-                    if state == .open { p.withBytes(in: bytes) { application?.webSocket(self, didReceive: .text, payload: $0) } }
+                    guard state == .open else { break }
+                    if assembler.messageIsCompressed {
+                        guard deliverCompressed(.text, p, in: bytes) else { return }
+                    } else {
+                        p.withBytes(in: bytes) { application?.webSocket(self, didReceive: .text, payload: $0) }
+                    }
                 case .binary(let p):
-                    if state == .open { p.withBytes(in: bytes) { application?.webSocket(self, didReceive: .binary, payload: $0) } }
+                    guard state == .open else { break }
+                    if assembler.messageIsCompressed {
+                        guard deliverCompressed(.binary, p, in: bytes) else { return }
+                    } else {
+                        p.withBytes(in: bytes) { application?.webSocket(self, didReceive: .binary, payload: $0) }
+                    }
                 case .ping(let payload):
                     if state == .open { connection.write(FrameEncoder.frame(.pong, payload: payload)) }
                 case .pong:
@@ -92,6 +141,33 @@ public final class WebSocketConnection: ConnectionHandler {
         } catch {
             fail(error)
         }
+    }
+
+    /// Inflates a compressed message (bounded by the message limit: 1009 as soon as it is
+    /// crossed), checks text as UTF-8 (1007) and delivers it. False when the connection failed.
+    private func deliverCompressed(_ opcode: Opcode, _ payload: MessagePayload, in bytes: UnsafeMutableRawBufferPointer) -> Bool {
+        // RSV1 is only accepted when negotiated, so `compression` is set here.
+        guard let compression else { return false }
+        let inflater = compression.inflater()
+        let outcome = payload.withBytes(in: bytes) { compressed -> Result<Bool, InflateError> in
+            Result { () throws(InflateError) -> Bool in
+                try inflater.inflate(compressed, limit: settings.maxMessageSize) { plain -> Bool in
+                    if opcode == .text && !UTF8Validator.isValid(plain) { return false }
+                    application?.webSocket(self, didReceive: opcode, payload: plain)
+                    return true
+                }
+            }
+        }
+        compression.didInflate(inflater)
+        switch outcome {
+        case .success(true):
+            return true
+        case .success(false):
+            fail(.invalidUTF8)
+        case .failure(let error):
+            fail(error.closeCode, reason: error.reason)
+        }
+        return false
     }
 
     public func connectionDidReadEOF(_ connection: Connection) {
@@ -153,11 +229,15 @@ public final class WebSocketConnection: ConnectionHandler {
     }
 
     private func fail(_ violation: ProtocolViolation) {
-        settings.logger.debug("protocol violation", [("conn", connection.id.description), ("reason", violation.reason),
-                                                      ("close", violation.closeCode.description)])
+        fail(violation.closeCode, reason: violation.reason)
+    }
+
+    private func fail(_ code: CloseCode, reason: String) {
+        settings.logger.debug("protocol violation", [("conn", connection.id.description), ("reason", reason),
+                                                      ("close", code.description)])
         if state == .open {
-            connection.write(FrameEncoder.closeFrame(violation.closeCode, reason: violation.reason))
-            closeCode = violation.closeCode
+            connection.write(FrameEncoder.closeFrame(code, reason: reason))
+            closeCode = code
         }
         state = .closed
         connection.close(afterFlush: true)
@@ -176,6 +256,10 @@ final class WebSocketSettings: Sendable {
     let idleTimeout: Millis
     let closeTimeout: Millis
     let logger: Logger
+    let deflateMinMessageSize: Int
+    /// One per event loop (`loop.index`), each used only by its loop's thread, so sharing
+    /// them needs no lock.
+    nonisolated(unsafe) let loopCompression: [LoopCompression]
 
     init(_ c: ServerConfiguration, logger: Logger) {
         self.maxMessageSize = c.maxMessageSize
@@ -183,5 +267,79 @@ final class WebSocketSettings: Sendable {
         self.idleTimeout = c.idleTimeout
         self.closeTimeout = c.closeTimeout
         self.logger = logger
+        self.deflateMinMessageSize = c.deflate.minMessageSize
+        self.loopCompression = (0..<max(1, c.threads)).map { _ in LoopCompression(level: c.deflate.compressionLevel) }
+    }
+}
+
+/// One event loop's zlib streams for the connections that agreed to no context takeover:
+/// their messages are (de)compressed each on its own, so one inflater, and one deflater per
+/// window size, serve every such connection of the loop, reset after each message. Created on
+/// first use: connections that never send or receive a compressed message cost no zlib memory.
+final class LoopCompression {
+    let level: Int32
+    private var inflater: Inflater?
+    /// Indexed by window bits (9...15).
+    private var deflaters: [Deflater?] = Array(repeating: nil, count: 16)
+
+    init(level: Int) {
+        self.level = Int32(level)
+    }
+
+    func sharedInflater() -> Inflater {
+        if let inflater { return inflater }
+        let i = Inflater()
+        inflater = i
+        return i
+    }
+
+    func sharedDeflater(windowBits: Int) -> Deflater {
+        if let d = deflaters[windowBits] { return d }
+        let d = Deflater(windowBits: windowBits, level: level)
+        deflaters[windowBits] = d
+        return d
+    }
+}
+
+/// permessage-deflate for one connection: what was agreed, which zlib streams to use (the
+/// loop's shared ones without context takeover), and its own streams where context takeover
+/// was agreed, allocated on its first compressed message.
+final class ConnectionCompression {
+    let parameters: DeflateParameters
+    let minMessageSize: Int
+    private let shared: LoopCompression
+    private var ownInflater: Inflater?
+    private var ownDeflater: Deflater?
+
+    init(_ parameters: DeflateParameters, minMessageSize: Int, shared: LoopCompression) {
+        self.parameters = parameters
+        self.minMessageSize = minMessageSize
+        self.shared = shared
+    }
+
+    func inflater() -> Inflater {
+        if parameters.clientNoContextTakeover { return shared.sharedInflater() }
+        if let ownInflater { return ownInflater }
+        let i = Inflater()
+        ownInflater = i
+        return i
+    }
+
+    /// After each message: a stream without context takeover forgets it (the shared ones must,
+    /// before the next connection uses them).
+    func didInflate(_ inflater: Inflater) {
+        if parameters.clientNoContextTakeover { inflater.reset() }
+    }
+
+    func deflater() -> Deflater {
+        if parameters.serverNoContextTakeover { return shared.sharedDeflater(windowBits: parameters.serverMaxWindowBits) }
+        if let ownDeflater { return ownDeflater }
+        let d = Deflater(windowBits: parameters.serverMaxWindowBits, level: shared.level)
+        ownDeflater = d
+        return d
+    }
+
+    func didCompress(_ deflater: Deflater) {
+        if parameters.serverNoContextTakeover { deflater.reset() }
     }
 }

@@ -13,6 +13,8 @@ public struct DeflateSettings: Sendable, Equatable {
     public var serverMaxWindowBits = 15
     /// Messages shorter than this go out uncompressed (RSV1 clear): not worth the CPU.
     public var minMessageSize = 256
+    /// zlib level, 1 (fastest) ... 9 (smallest); 6 is zlib's own default.
+    public var compressionLevel = 6
 
     public init() {}
 }
