@@ -48,7 +48,7 @@ let package = Package(
                           cSettings: [.unsafeFlags(["-O2"])]),
 
         .testTarget(name: "WebSocketProtocolTests", dependencies: ["WebSocketProtocol"], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Reactor", "WebSocketProtocol", "Log"],
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Reactor", "WebSocketProtocol", "Log", "COpenSSL"],
                     swiftSettings: strict),
     ]
 )

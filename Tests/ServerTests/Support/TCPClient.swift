@@ -4,6 +4,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import COpenSSL
 
 struct ClientError: Error, CustomStringConvertible {
     let description: String
@@ -118,6 +119,8 @@ func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
 
 final class TCPClient {
     private(set) var fd: Int32
+    /// Set by `startTLS`: every send and read then goes through OpenSSL.
+    var tls: OpaquePointer?
     var inbox = ByteQueue()
     private var scratch = [UInt8](repeating: 0, count: 256 * 1024)
 
@@ -163,6 +166,12 @@ final class TCPClient {
         try bytes.withUnsafeBytes { buf in
             var off = 0
             while off < buf.count {
+                if let tls {
+                    let w = SSL_write(tls, buf.baseAddress! + off, Int32(buf.count - off))
+                    guard w > 0 else { throw ClientError("SSL_write: error \(SSL_get_error(tls, w)) after \(off) of \(buf.count) bytes") }
+                    off += Int(w)
+                    continue
+                }
                 let n = Glibc.send(fd, buf.baseAddress! + off, buf.count - off, Int32(MSG_NOSIGNAL))
                 if n < 0 {
                     if errno == EINTR { continue }
@@ -196,13 +205,24 @@ final class TCPClient {
     func fill(timeoutMs: Int) -> FillResult {
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let start = ContinuousClock.now
-        while true {
+        while tls.map({ SSL_pending($0) == 0 }) ?? true {
             let left = max(0, timeoutMs - millis(since: start))
             let r = poll(&p, 1, Int32(left))
             if r < 0 && errno == EINTR { continue }
             if r < 0 { return .failed(errno) }
             if r == 0 { return .timeout }
             break
+        }
+        if let tls {
+            let n = scratch.withUnsafeMutableBytes { SSL_read(tls, $0.baseAddress!, Int32($0.count)) }
+            if n > 0 {
+                scratch.withUnsafeBytes { inbox.append(UnsafeRawBufferPointer(rebasing: $0[0..<Int(n)])) }
+                return .data(Int(n))
+            }
+            let e = SSL_get_error(tls, n)
+            ERR_clear_error()
+            if e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL { return .eof }
+            return e == SSL_ERROR_WANT_READ ? .timeout : .failed(-Int32(e))
         }
         let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
         if n > 0 {
@@ -258,7 +278,27 @@ final class TCPClient {
         fd = -1
     }
 
+    /// Client TLS handshake over this (blocking) socket; throws when the server refuses.
+    func startTLS(_ context: OpaquePointer, timeoutMs: Int = 2000) throws {
+        var tv = timeval(tv_sec: timeoutMs / 1000, tv_usec: Int((timeoutMs % 1000) * 1000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        guard let ssl = SSL_new(context) else { throw ClientError("SSL_new failed") }
+        SSL_set_fd(ssl, fd)
+        let rc = SSL_connect(ssl)
+        guard rc == 1 else {
+            let e = SSL_get_error(ssl, rc)
+            ERR_clear_error()
+            SSL_free(ssl)
+            throw ClientError("TLS handshake failed: SSL error \(e)")
+        }
+        tls = ssl
+    }
+
     func close() {
+        if let tls {
+            SSL_free(tls)
+            self.tls = nil
+        }
         guard fd >= 0 else { return }
         Glibc.close(fd)
         fd = -1
