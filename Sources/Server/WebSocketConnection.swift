@@ -115,19 +115,9 @@ public final class WebSocketConnection: ConnectionHandler {
             while let message = try assembler.next(bytes, &index) {
                 switch message {
                 case .text(let p):
-                    guard state == .open else { break }
-                    if assembler.messageIsCompressed {
-                        guard deliverCompressed(.text, p, in: bytes) else { return }
-                    } else {
-                        p.withBytes(in: bytes) { application?.webSocket(self, didReceive: .text, payload: $0) }
-                    }
+                    if state == .open && !deliver(.text, p, in: bytes) { return }
                 case .binary(let p):
-                    guard state == .open else { break }
-                    if assembler.messageIsCompressed {
-                        guard deliverCompressed(.binary, p, in: bytes) else { return }
-                    } else {
-                        p.withBytes(in: bytes) { application?.webSocket(self, didReceive: .binary, payload: $0) }
-                    }
+                    if state == .open && !deliver(.binary, p, in: bytes) { return }
                 case .ping(let payload):
                     if state == .open { connection.write(FrameEncoder.frame(.pong, payload: payload)) }
                 case .pong:
@@ -141,6 +131,14 @@ public final class WebSocketConnection: ConnectionHandler {
         } catch {
             fail(error)
         }
+    }
+
+    /// Hands a data message to the application; false when the connection failed instead.
+    @inline(__always)
+    private func deliver(_ opcode: Opcode, _ payload: MessagePayload, in bytes: UnsafeMutableRawBufferPointer) -> Bool {
+        if assembler.messageIsCompressed { return deliverCompressed(opcode, payload, in: bytes) }
+        payload.withBytes(in: bytes) { application?.webSocket(self, didReceive: opcode, payload: $0) }
+        return true
     }
 
     /// Inflates a compressed message (bounded by the message limit: 1009 as soon as it is

@@ -13,8 +13,10 @@ public struct DeflateSettings: Sendable, Equatable {
     public var serverMaxWindowBits = 15
     /// Messages shorter than this go out uncompressed (RSV1 clear): not worth the CPU.
     public var minMessageSize = 256
-    /// zlib level, 1 (fastest) ... 9 (smallest); 6 is zlib's own default.
-    public var compressionLevel = 6
+    /// zlib level, 1 (fastest) ... 9 (smallest). 1: on JSON events it compresses 4 KiB as well
+    /// as level 6 at 3x the speed, and 64 KiB to 12% instead of 9% at 3.5x (zlib 1.3, this
+    /// machine); below ~300 bytes the level makes no difference.
+    public var compressionLevel = 1
 
     public init() {}
 }
