@@ -1,7 +1,9 @@
 /* `qv-load connect`: memory per idle WebSocket connection. Reads the server's VmRSS,
  * opens N connections (upgrade completed on each) at a bounded rate, holds them idle
  * until the server's RSS has settled, reads VmRSS again and reports
- * (after - before) / open connections. Then closes every connection cleanly. */
+ * (after - before) / open connections. Then closes every connection cleanly.
+ * With --deflate every connection offers permessage-deflate and an upgrade that does not
+ * accept it counts as a bad upgrade answer, so the figure is for compressed connections. */
 #include "qvload.h"
 
 #include <stdio.h>
@@ -26,6 +28,7 @@ int qv_connect_main(const qv_opts *o, const qv_url *url) {
         perror("qv-load: loop");
         return 1;
     }
+    lp.offer_deflate = o->deflate;
     uint64_t t0 = qv_now_ns();
     int open = qv_establish(&lp, o->rate, 256, t0 + (uint64_t)(o->setup_timeout * 1e9));
     uint64_t t1 = qv_now_ns();
@@ -62,6 +65,8 @@ int qv_connect_main(const qv_opts *o, const qv_url *url) {
         if (now >= give_up) break;
     }
     int open_at_measure = lp.open;
+    int deflated = 0;
+    for (int i = 0; i < lp.nconns; i++) deflated += lp.conns[i].state == QV_OPEN && lp.conns[i].deflate;
     double per = open_at_measure > 0 && rss >= 0 ? (double)(rss - before) / open_at_measure : 0;
     double held_s = (double)(qv_now_ns() - t1) / 1e9;
 
@@ -73,6 +78,7 @@ int qv_connect_main(const qv_opts *o, const qv_url *url) {
            o->url, o->connections, open_at_measure, connect_s, (unsigned long long)e->retries, held_s,
            settled ? "" : " (RSS never settled)");
     printf("  server RSS: %ld KiB before, %ld KiB after: %.2f KiB per idle connection\n", before, rss, per);
+    if (o->deflate) printf("  permessage-deflate accepted on %d of %d open connections\n", deflated, open_at_measure);
     printf("  closed cleanly: %d; errors: connect %llu (bad upgrade answers %llu), protocol %llu, closed by server %llu, "
            "io %llu\n",
            clean, (unsigned long long)e->connect_errors, (unsigned long long)e->handshake_errors,
@@ -82,9 +88,9 @@ int qv_connect_main(const qv_opts *o, const qv_url *url) {
     qv_json_string(url_json, sizeof url_json, o->url);
     printf("{\"mode\":\"connect\",\"url\":%s,\"connections\":%ld,\"open\":%d,\"connect_s\":%.3f,\"held_s\":%.3f,"
            "\"settled\":%s,\"rss_before_kib\":%ld,\"rss_after_kib\":%ld,\"kib_per_conn\":%.2f,\"closed_cleanly\":%d,"
-           "\"errors\":%llu,\"retries\":%llu}\n",
+           "\"errors\":%llu,\"retries\":%llu,\"deflate\":%s,\"deflate_accepted\":%d}\n",
            url_json, o->connections, open_at_measure, connect_s, held_s, settled ? "true" : "false", before, rss, per,
-           clean, (unsigned long long)errors, (unsigned long long)e->retries);
+           clean, (unsigned long long)errors, (unsigned long long)e->retries, o->deflate ? "true" : "false", deflated);
     fflush(stdout);
     qv_loop_free(&lp);
     return open_at_measure == o->connections ? 0 : 1;

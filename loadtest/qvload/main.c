@@ -20,7 +20,7 @@ static const char USAGE[] =
     "           Reports round trips/s and latency p50/p90/p99/p99.9/max in microseconds.\n"
     "           --pid also reports the server's CPU use over the measured window.\n"
     "  connect  --url ws://127.0.0.1:PORT/echo --connections N --pid PID[,PID...] [--hold SECONDS]\n"
-    "           [--settle SECONDS] [--rate R]\n"
+    "           [--settle SECONDS] [--rate R] [--deflate]\n"
     "           Opens N idle WebSocket connections and reports the growth of the server's\n"
     "           VmRSS (summed over the PIDs) per connection, in KiB.\n"
     "\n"
@@ -38,6 +38,8 @@ static const char USAGE[] =
     "  --pid PID[,PID...]   server process(es) to read /proc/PID/status and /proc/PID/stat of\n"
     "  --hold SECONDS       connect: hold connections at least this long (default 2)\n"
     "  --settle SECONDS     connect: RSS must stay within 0.5% this long (default 2)\n"
+    "  --deflate            connect: offer 'permessage-deflate; client_max_window_bits' and\n"
+    "                       count an upgrade whose answer does not accept it as failed\n"
     "  -h, --help           this text\n"
     "\n"
     "The last line of output is a one-line JSON summary. Exit status: 0 ok, 1 failed run, 2 usage.\n";
@@ -56,6 +58,7 @@ enum {
     O_HOLD = 1 << 10,
     O_SETTLE = 1 << 11,
     O_SETUP = 1 << 12,
+    O_DEFLATE = 1 << 13,
 };
 
 typedef struct {
@@ -69,7 +72,8 @@ typedef struct {
 static const qv_mode MODES[] = {
     {"echo", qv_echo_main, O_URL | O_CONN | O_INFL | O_SIZE | O_DUR | O_WARM | O_THR | O_BIN | O_RATE | O_PID | O_SETUP,
      O_URL},
-    {"connect", qv_connect_main, O_URL | O_CONN | O_RATE | O_PID | O_HOLD | O_SETTLE | O_SETUP, O_URL | O_PID},
+    {"connect", qv_connect_main, O_URL | O_CONN | O_RATE | O_PID | O_HOLD | O_SETTLE | O_SETUP | O_DEFLATE,
+     O_URL | O_PID},
 };
 
 static const struct {
@@ -80,7 +84,7 @@ static const struct {
     {"url", O_URL, 1},     {"connections", O_CONN, 1}, {"inflight", O_INFL, 1}, {"size", O_SIZE, 1},
     {"duration", O_DUR, 1}, {"warmup", O_WARM, 1},     {"threads", O_THR, 1},   {"binary", O_BIN, 0},
     {"rate", O_RATE, 1},   {"pid", O_PID, 1},          {"hold", O_HOLD, 1},     {"settle", O_SETTLE, 1},
-    {"setup-timeout", O_SETUP, 1},
+    {"setup-timeout", O_SETUP, 1}, {"deflate", O_DEFLATE, 0},
 };
 
 static int bad(const char *fmt, const char *a) {
@@ -192,6 +196,7 @@ int main(int argc, char **argv) {
         case O_WARM: r = parse_double(value, 0, 600, &o.warmup); break;
         case O_THR: r = parse_long(value, 1, 64, &o.threads); break;
         case O_BIN: o.binary = 1; break;
+        case O_DEFLATE: o.deflate = 1; break;
         case O_RATE: r = parse_double(value, 1, 1e6, &o.rate); break;
         case O_PID: r = parse_pids(value, &o); break;
         case O_HOLD: r = parse_double(value, 0, 3600, &o.hold); break;

@@ -98,6 +98,7 @@ void qv_conn_drop(qv_loop *lp, qv_conn *c, int state) {
     c->out.len = c->out.off = 0;
     c->frag.len = c->frag.off = 0;
     c->frag_op = 0;
+    c->deflate = 0;
     c->close_received = 0;
     c->want_write = 0;
 }
@@ -138,9 +139,11 @@ static void queue_upgrade(qv_loop *lp, qv_conn *c) {
                      "Connection: Upgrade\r\n"
                      "Sec-WebSocket-Key: %s\r\n"
                      "Sec-WebSocket-Version: 13\r\n"
+                     "%s"
                      "User-Agent: qv-load\r\n"
                      "\r\n",
-                     lp->url->path, lp->url->host_header, c->key);
+                     lp->url->path, lp->url->host_header, c->key,
+                     lp->offer_deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "");
     if (buf_reserve(&c->out, (size_t)n) == 0) {
         memcpy(c->out.data + c->out.len, req, (size_t)n);
         c->out.len += (size_t)n;
@@ -183,8 +186,18 @@ static const char *find_crlfcrlf(const uint8_t *p, size_t n) {
     return NULL;
 }
 
-/* Returns 1 when the upgrade completed, 0 if more bytes are needed, -1 on a bad response. */
-static int check_response(qv_conn *c) {
+/* Whether an answered Sec-WebSocket-Extensions value [v, ve) accepts permessage-deflate: its
+ * first extension must be exactly that token (we offered nothing else). */
+static int accepts_deflate(const char *v, const char *ve) {
+    static const char name[] = "permessage-deflate";
+    size_t n = sizeof name - 1;
+    if ((size_t)(ve - v) < n || strncasecmp(v, name, n) != 0) return 0;
+    return v + n == ve || v[n] == ';' || v[n] == ' ' || v[n] == '\t';
+}
+
+/* Returns 1 when the upgrade completed, 0 if more bytes are needed, -1 on a bad response
+ * (also: permessage-deflate offered and not accepted, or an extension we did not offer). */
+static int check_response(qv_loop *lp, qv_conn *c) {
     const uint8_t *p = c->in.data + c->in.off;
     size_t n = c->in.len - c->in.off;
     const char *end = find_crlfcrlf(p, n);
@@ -196,24 +209,34 @@ static int check_response(qv_conn *c) {
     int l = snprintf(expect_src, sizeof expect_src, "%s%s", c->key, WS_GUID);
     qv_sha1(expect_src, (size_t)l, digest);
     qv_base64(digest, 20, expect);
-    int ok = 0;
-    /* Scan header lines for Sec-WebSocket-Accept (case-insensitive name). */
+    int ok = 0, extensions = 0, deflate = 0;
+    /* Scan header lines for Sec-WebSocket-Accept and -Extensions (case-insensitive names). */
     const char *line = memchr(p, '\n', head_len);
     while (line && line + 1 < end) {
         line++;
         const char *eol = memchr(line, '\n', (size_t)(end - line));
         if (!eol) break;
         static const char name[] = "sec-websocket-accept:";
-        if ((size_t)(eol - line) > sizeof name - 1 && strncasecmp(line, name, sizeof name - 1) == 0) {
-            const char *v = line + sizeof name - 1;
+        static const char ext[] = "sec-websocket-extensions:";
+        int is_accept = (size_t)(eol - line) > sizeof name - 1 && strncasecmp(line, name, sizeof name - 1) == 0;
+        int is_ext = (size_t)(eol - line) > sizeof ext - 1 && strncasecmp(line, ext, sizeof ext - 1) == 0;
+        if (is_accept || is_ext) {
+            const char *v = line + (is_accept ? sizeof name : sizeof ext) - 1;
             while (v < eol && (*v == ' ' || *v == '\t')) v++;
             const char *ve = eol;
             while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-            ok = (size_t)(ve - v) == strlen(expect) && memcmp(v, expect, strlen(expect)) == 0;
+            if (is_accept) {
+                ok = (size_t)(ve - v) == strlen(expect) && memcmp(v, expect, strlen(expect)) == 0;
+            } else {
+                extensions++;
+                deflate = accepts_deflate(v, ve);
+            }
         }
         line = eol;
     }
     if (!ok) return -1;
+    if (lp->offer_deflate ? !(extensions == 1 && deflate) : extensions != 0) return -1;
+    c->deflate = deflate;
     c->in.off += head_len; /* anything after the head is already WebSocket frames */
     return 1;
 }
@@ -338,7 +361,10 @@ static int parse_frames(qv_loop *lp, qv_conn *c, uint64_t now) {
         size_t n = c->in.len - c->in.off;
         if (n < 2) break;
         int fin = p[0] & 0x80, op = p[0] & 0x0f;
-        if ((p[0] & 0x70) || (p[1] & 0x80)) { /* no extensions negotiated; servers never mask */
+        /* RSV1 only marks a compressed data message, and only after permessage-deflate was
+         * agreed (such payloads are passed on as they are); servers never mask. */
+        int rsv_allowed = c->deflate && (op == QV_OP_TEXT || op == QV_OP_BINARY) ? 0x40 : 0;
+        if ((p[0] & 0x70 & ~rsv_allowed) || (p[1] & 0x80)) {
             lp->err.protocol_errors++;
             return -1;
         }
@@ -442,7 +468,7 @@ void qv_conn_event(qv_loop *lp, qv_conn *c, uint32_t events, uint64_t now) {
         if ((events & EPOLLOUT) && qv_conn_flush(lp, c) != 0) return;
         if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
         int r = read_some(c);
-        int ok = check_response(c);
+        int ok = check_response(lp, c);
         if (ok == 0 && (r & (RD_EOF | RD_ERR))) { /* reset or closed before answering: maybe an overrun backlog */
             attempt_failed(lp, c, 1, now);
             return;

@@ -44,6 +44,7 @@ typedef struct {
     double rate;       /* new connections per second (all threads together) */
     double settle;     /* connect mode: RSS must stay unchanged this long */
     double setup_timeout; /* seconds allowed to establish all connections */
+    int deflate;       /* connect mode: offer permessage-deflate, require it accepted */
 } qv_opts;
 
 /* ---------- URL ---------- */
@@ -125,6 +126,7 @@ typedef struct qv_conn {
     int frag_op;            /* its opcode, 0 when none */
     int close_received;     /* the server's close frame arrived */
     int want_write;         /* EPOLLOUT armed */
+    int deflate;            /* the server accepted permessage-deflate */
     /* per-mode data */
     void *user;
 } qv_conn;
@@ -151,6 +153,7 @@ typedef struct qv_loop {
     int pending;            /* connections connecting or upgrading */
     int open;               /* connections open or closing */
     int waiting_retry;      /* connections waiting for a retry */
+    int offer_deflate;      /* offer permessage-deflate; an answer without it is a bad upgrade */
     /* called after each batch of events (e.g. to flush); may be NULL */
     void (*after_poll)(struct qv_loop *, uint64_t now);
     /* frame callback, set by the mode: called for each complete data frame */
