@@ -110,6 +110,11 @@ struct DeflateCodecTests {
 
     // MARK: Limits and hostile input
 
+    @Test func anUnboundedLimitDoesNotOverflow() throws {
+        #expect(try inflated(Inflater(), [0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00], limit: .max) == Self.hello)
+        #expect(inflateError(Inflater(), [0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00], limit: 0) == .tooLarge)
+    }
+
     @Test func exactlyTheLimitPassesOneMoreByteDoesNot() throws {
         let message = [UInt8](repeating: 0x61, count: 10_000)
         let compressed = Deflater().compress(message)

@@ -81,6 +81,7 @@ public final class Inflater {
     /// between messages), the history carries over to the next call.
     public func inflate<R>(_ input: UnsafeRawBufferPointer, limit: Int,
                            _ body: (UnsafeRawBufferPointer) -> R) throws(InflateError) -> R {
+        precondition(limit >= 0, "negative limit")
         if streamEnded { restartKeepingHistory() }
         peakOutputCapacity = outputCapacity
         defer { releaseLargeBuffer() }
@@ -115,7 +116,7 @@ public final class Inflater {
             stream.pointee.avail_in = uInt(chunk)
             if produced == outputCapacity {
                 guard produced <= limit else { throw .tooLarge }
-                grow(toAtMost: limit + 1, hint: input.count)
+                grow(toAtMost: min(limit, Int.max - 1) + 1, hint: input.count)
             }
             let room = outputCapacity - produced
             stream.pointee.next_out = buffer.map { ($0 + produced).assumingMemoryBound(to: Bytef.self) }
