@@ -46,18 +46,23 @@ public struct HTTPRequestParser: Sendable {
     }
 
     public mutating func feed(_ input: UnsafeRawBufferPointer) -> Result {
+        // RFC 9112 §2.2: empty lines before a request line are ignored (some clients send CRLF
+        // after a body). Skipped in the input before anything is buffered, and the same for
+        // every split (a CR at the end of one read and its LF at the start of the next).
+        var skipped = 0
+        if buffer == [0x0D], input.count > 0, input[0] == 0x0A {
+            buffer.removeAll()
+            skipped = 1
+        }
+        if buffer.isEmpty {
+            while skipped + 1 < input.count && input[skipped] == 0x0D && input[skipped + 1] == 0x0A { skipped += 2 }
+        }
+        let rest = UnsafeRawBufferPointer(rebasing: input[skipped...])
         let before = buffer.count
         // Never hold more than the limit (+4 to see the terminating CRLFCRLF at the limit).
-        let take = min(input.count, maxHeadBytes + 4 - before)
-        if take > 0 { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[0..<take])) }
-        // RFC 9112 §2.2: empty lines before a request line are ignored (some clients send CRLF
-        // after a body). Stripped from the buffer, so any split of the input behaves the same.
-        var stripped = 0
-        while stripped + 1 < buffer.count && buffer[stripped] == 0x0D && buffer[stripped + 1] == 0x0A { stripped += 2 }
-        if stripped > 0 {
-            buffer.removeFirst(stripped)
-            scanned = 0
-        }
+        let take = min(rest.count, maxHeadBytes + 4 - before)
+        if take > 0 { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[0..<take])) }
+        if before == 0 { scanned = 0 }
         var i = scanned
         while i < buffer.count {
             let c = buffer[i]
@@ -71,7 +76,7 @@ public struct HTTPRequestParser: Sendable {
                     if end > maxHeadBytes { return .rejected(HTTPRejection(.headersTooLarge, "request head too large")) }
                     let head = buffer.withUnsafeBytes { HTTPRequestParser.parse(UnsafeRawBufferPointer(rebasing: $0[0..<end]), maxHeaders: maxHeaders) }
                     switch head {
-                    case .success(let h): return .complete(h, consumed: stripped + end - before)
+                    case .success(let h): return .complete(h, consumed: skipped + end - before)
                     case .failure(let r): return .rejected(r)
                     }
                 }
