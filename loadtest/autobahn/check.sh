@@ -9,7 +9,14 @@ here="$(cd "$(dirname "$0")" && pwd)"
 bin="${1:?usage: check.sh PATH/TO/quantumvest [--update]}"
 mode="${2:-}"
 cases="${CASES:-[\"1.*\",\"2.*\",\"3.*\",\"4.*\",\"5.*\",\"6.*\",\"7.*\",\"9.*\",\"10.*\",\"12.*\",\"13.*\"]}"
-autobahn="$here/../../../shared/tools/autobahn.sh"
+# The workplace's copy sits beside the project (../shared); a clone elsewhere finds it through
+# AUTOBAHN_SH or at /work/shared.
+autobahn="${AUTOBAHN_SH:-}"
+for candidate in "$here/../../../shared/tools/autobahn.sh" /work/shared/tools/autobahn.sh; do
+  [ -n "$autobahn" ] && break
+  [ -x "$candidate" ] && autobahn="$candidate"
+done
+[ -n "$autobahn" ] || { echo "autobahn: cannot find shared/tools/autobahn.sh (set AUTOBAHN_SH)"; exit 1; }
 
 work="$(mktemp -d -t qv-autobahn.XXXXXX)"
 out="$work/server.out"
