@@ -31,6 +31,8 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
+        // JSON (RFC 8259) parser and writer: no I/O, numbers kept as their source text.
+        .target(name: "JSON", swiftSettings: hotPath),
         // Logging that never blocks an event loop: lines are handed to a writer thread.
         .target(name: "Log", swiftSettings: strict),
         // The event loop: epoll, non-blocking sockets, timers, gathered writes, TLS (OpenSSL on
@@ -40,15 +42,20 @@ let package = Package(
         .target(name: "WebSocketProtocol", dependencies: ["COpenSSL", "CZlib"], swiftSettings: hotPath),
         // Connections speaking HTTP/1.1 and WebSocket on the reactor, and the routes.
         .target(name: "Server", dependencies: ["Reactor", "WebSocketProtocol", "Log"], swiftSettings: hotPath),
+        // The realtime gateway: JSON-RPC sessions on /ws, channels, the broker, HTTP publish.
+        .target(name: "Gateway", dependencies: ["Server", "Reactor", "WebSocketProtocol", "JSON", "Log"], swiftSettings: hotPath),
         // `quantumvest serve`: command line, configuration, wiring.
-        .executableTarget(name: "quantumvest", dependencies: ["Server", "Reactor", "Log"], swiftSettings: strict),
+        .executableTarget(name: "quantumvest", dependencies: ["Gateway", "Server", "Reactor", "Log"], swiftSettings: strict),
 
         // Load generator (C, epoll): echo, connect and (later) fan-out modes.
-        .executableTarget(name: "qv-load", path: "loadtest/qvload",
+        .executableTarget(name: "qv-load", dependencies: ["COpenSSL"], path: "loadtest/qvload",
                           cSettings: [.unsafeFlags(["-O2"])]),
 
+        .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Server", "Reactor", "JSON", "Log", "WebSocketProtocol"],
+                    swiftSettings: strict),
         .testTarget(name: "WebSocketProtocolTests", dependencies: ["WebSocketProtocol"], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Reactor", "WebSocketProtocol", "Log", "COpenSSL"],
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Gateway", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL"],
                     swiftSettings: strict),
     ]
 )

@@ -37,6 +37,8 @@ public final class EventLoop: @unchecked Sendable {
 
     public private(set) var now: Millis
     private var nextSweep: Millis
+    /// Earliest wake-up asked for by the layer above (`wake(at:)`); reset every pass.
+    private var nextWake: Millis = .max
     private(set) var connectionCount = 0 {
         didSet { openConnectionsGauge.store(connectionCount, ordering: .relaxed) }
     }
@@ -58,6 +60,18 @@ public final class EventLoop: @unchecked Sendable {
     public func assertInLoop(_ file: StaticString = #fileID, _ line: UInt = #line) {
         assert(loopThread.map { pthread_equal($0, pthread_self()) != 0 } ?? true, "off-loop call", file: file, line: line)
     }
+    /// Whether the caller runs on this loop's thread (false before the loop runs).
+    public var inLoopThread: Bool {
+        loopThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+    }
+
+    /// Makes the loop pass no later than `deadline` (e.g. the next conflated event a
+    /// `maxRate` subscription may send), finer than the deadline sweep. Loop thread only;
+    /// valid for the coming wait, so ask again each pass while still needed.
+    public func wake(at deadline: Millis) {
+        if deadline < nextWake { nextWake = deadline }
+    }
+
     private var drainDeadline: Millis?
     private var lastAcceptErrorLog: Millis = 0
 
@@ -452,7 +466,9 @@ public final class EventLoop: @unchecked Sendable {
         defer { events.deallocate() }
         while running {
             now = Clock.monotonicMillis()
-            let wait = nextSweep > now ? nextSweep - now : 0
+            let until = min(nextSweep, nextWake)
+            nextWake = .max
+            let wait = until > now ? until - now : 0
             let busy = !pendingFlush.isEmpty || !tlsPendingRead.isEmpty
             let n = cgw_epoll_wait(epfd, events, Int32(maxEvents), busy ? 0 : Int32(wait))
             now = Clock.monotonicMillis()

@@ -134,12 +134,20 @@ final class HTTPConnection: ConnectionHandler {
             refuse(HTTPRejection(.serviceUnavailable, "server shutting down"))
             return
         }
+        let makeApplication: (WebSocketConnection) -> any WebSocketApplication
+        switch route(request, head) {
+        case .refuse(let rejection):
+            refuse(rejection)
+            return
+        case .accept(let make):
+            makeApplication = make
+        }
         let subprotocol = request.protocols.first { context.configuration.subprotocols.contains($0) }
         let deflate = DeflateNegotiation.negotiate(request.extensions, settings: context.configuration.deflate)
         connection.write(UpgradeHandshake.response(for: request, subprotocol: subprotocol,
                                                    extensions: deflate?.responseHeader).serialized(close: false))
         let ws = WebSocketConnection(connection: connection, settings: context.webSocketSettings, deflate: deflate)
-        ws.application = route(ws, request, head)
+        ws.application = makeApplication(ws)
         connection.handler = ws
         // Frames the client sent right behind its handshake.
         if !rest.isEmpty { ws.connectionDidRead(connection, rest) }

@@ -18,11 +18,20 @@ public struct Routes: Sendable {
         }
     }
 
-    /// Makes the application object for a freshly upgraded connection.
-    public typealias WebSocketRoute = @Sendable (WebSocketConnection, UpgradeRequest, HTTPRequestHead) -> any WebSocketApplication
+    /// Decides on a valid upgrade request before anything is answered: accept (with the
+    /// application to run once the 101 is out) or refuse with an HTTP status (401, 403 …).
+    public typealias WebSocketRoute = @Sendable (UpgradeRequest, HTTPRequestHead) -> WebSocketAdmission
 
     public var http: [String: HTTPRoute] = [:]
     public var webSocket: [String: WebSocketRoute] = [:]
 
     public init() {}
+}
+
+/// A WebSocket route's answer to an upgrade request.
+public enum WebSocketAdmission {
+    /// Upgrade; `makeApplication` runs on the connection's loop right after the 101 is queued.
+    case accept(_ makeApplication: (WebSocketConnection) -> any WebSocketApplication)
+    /// Answer with this status and close (credentials, origin, …).
+    case refuse(HTTPRejection)
 }

@@ -17,6 +17,9 @@ public struct ServeOptions: Sendable {
     public var tlsCertificate: String?
     public var tlsKey: String?
     public var demo = false
+    public var allowedOrigins: [String] = []
+    public var historySize = 1_000
+    public var historyTTLSeconds = 300
 
     public init() {}
 
@@ -37,6 +40,9 @@ public struct ServeOptions: Sendable {
         ("publisher-key", true, "a key that grants the publisher role (repeatable; env: comma-separated)"),
         ("jwt-secret", true, "HMAC secret for access tokens"),
         ("jwt-secret-file", true, "file holding the JWT secret"),
+        ("allowed-origin", true, "browser origin allowed on /ws besides our own (repeatable; * for any)"),
+        ("history-size", true, "events kept per channel for recovery (default 1000)"),
+        ("history-ttl", true, "seconds an event stays replayable (default 300)"),
         ("tls-cert", true, "PEM certificate chain (turns on TLS)"),
         ("tls-key", true, "PEM private key"),
         ("demo", false, "run the built-in simulated market feed"),
@@ -73,7 +79,7 @@ public struct ServeOptions: Sendable {
         // Environment first, then the command line replaces.
         for (name, takesValue, _) in flags {
             guard let v = environment[envName(name)], !v.isEmpty else { continue }
-            if name == "publisher-key" {
+            if name == "publisher-key" || name == "allowed-origin" {
                 values[name] = v.split(separator: ",").map { String($0) }
             } else {
                 values[name] = [takesValue ? v : (["1", "true", "yes", "on"].contains(v.lowercased()) ? "true" : "false")]
@@ -103,7 +109,7 @@ public struct ServeOptions: Sendable {
             } else if inline != nil {
                 throw UsageError(description: "--\(name) takes no value")
             }
-            if name == "publisher-key" && fromCommandLine.contains(name) {
+            if (name == "publisher-key" || name == "allowed-origin") && fromCommandLine.contains(name) {
                 values[name, default: []].append(value)
             } else {
                 values[name] = [value]
@@ -149,6 +155,12 @@ public struct ServeOptions: Sendable {
         o.postgresURL = v["postgres"]?.last
         o.redisURL = v["redis"]?.last
         o.publisherKeys = v["publisher-key"] ?? []
+        if o.publisherKeys.contains(where: { $0.utf8.count < 16 }) {
+            throw UsageError(description: "--publisher-key: keys must be at least 16 characters")
+        }
+        o.allowedOrigins = v["allowed-origin"] ?? []
+        if let n = try int("history-size", 0...1_000_000) { o.historySize = n }
+        if let n = try int("history-ttl", 1...86_400) { o.historyTTLSeconds = n }
         o.jwtSecret = v["jwt-secret"]?.last
         o.jwtSecretFile = v["jwt-secret-file"]?.last
         o.tlsCertificate = v["tls-cert"]?.last

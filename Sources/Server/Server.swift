@@ -76,7 +76,7 @@ public final class Server: Sendable {
             }
         }
         if configuration.echoEnabled {
-            routes.webSocket["/echo"] = { _, _, _ in EchoApplication.shared }
+            routes.webSocket["/echo"] = { _, _ in .accept { _ in EchoApplication.shared } }
         }
         let context = ServerContext(configuration: configuration, routes: routes, logger: logger, drain: drain)
         self.context = context

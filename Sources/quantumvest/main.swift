@@ -1,3 +1,4 @@
+import Gateway
 import Log
 import Reactor
 import Server
@@ -57,14 +58,24 @@ do {
 let logger = Logger(level: options.logLevel, format: options.logFormat)
 let fdLimit = Reactor.Process.raiseFileDescriptorLimit()
 
+var gatewayConfiguration = GatewayConfiguration()
+gatewayConfiguration.publisherKeys = options.publisherKeys
+gatewayConfiguration.allowedOrigins = options.allowedOrigins
+gatewayConfiguration.broker.historySize = options.historySize
+gatewayConfiguration.broker.historyTTL = Millis(options.historyTTLSeconds) * 1000
+let gateway = Gateway(configuration: gatewayConfiguration, loops: options.server.threads, logger: logger)
+var routes = Routes()
+gateway.install(into: &routes)
+
 let server: Server
 do {
-    server = try Server(configuration: options.server, routes: Routes(), logger: logger)
+    server = try Server(configuration: options.server, routes: routes, logger: logger)
 } catch {
     logger.error("cannot start", [("host", options.server.host), ("port", String(options.server.port)), ("error", error.description)])
     logger.flush()
     fail("cannot start on \(options.server.host):\(options.server.port): \(error)", code: 1)
 }
+gateway.attach(server.loops)
 server.start()
 logger.info("listening", [("host", server.host), ("port", String(server.port)), ("tls", String(server.isTLS)),
                           ("threads", String(options.server.threads)),
@@ -74,6 +85,7 @@ emit("listening on \(server.host):\(server.port)\n", to: 1)
 
 let signal = Reactor.Process.waitForTermination()
 logger.notice("draining", [("signal", signal == SIGINT ? "SIGINT" : "SIGTERM")])
+gateway.beginDrain()
 server.shutdown()
 logger.notice("stopped")
 logger.flush()

@@ -116,7 +116,7 @@ struct BackpressureTests {
     @Test func writesPastTheHardLimitCloseOnlyThatConnection() throws {
         var routes = Routes()
         let flood = Flood(count: 40, size: 1 << 20)
-        routes.webSocket["/flood"] = { _, _, _ in flood }
+        routes.webSocket["/flood"] = { _, _ in .accept { _ in flood } }
         let s = try TestServer(routes: routes) {
             $0.threads = 1
             $0.loop.outboundHardLimit = 8 << 20

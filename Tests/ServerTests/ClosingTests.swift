@@ -15,7 +15,7 @@ struct ClosingTests {
         var routes = Routes()
         // 8 MiB: more than the kernel buffers take, so most of it waits in our queue.
         let flood = BackpressureTests.Flood(count: 8, size: 1 << 20)
-        routes.webSocket["/flood"] = { _, _, _ in flood }
+        routes.webSocket["/flood"] = { _, _ in .accept { _ in flood } }
         let s = try TestServer(routes: routes) {
             $0.threads = 1
             $0.maxMessageSize = 64 << 10

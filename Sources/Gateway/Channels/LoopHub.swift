@@ -1,0 +1,168 @@
+import Reactor
+import Synchronization
+
+/// One event loop's side of the broker: which of its sessions subscribe to what, and the
+/// events other threads handed it. Everything but the inbox is touched only on the loop's
+/// thread. Once per loop pass (before output is flushed) the hub delivers the inbox, sends
+/// conflated events that are due, and watches sessions over their outgoing bound; so every
+/// subscriber's events of one pass leave in one `sendmsg`.
+final class LoopHub: @unchecked Sendable {
+    let index: Int
+    /// Set by `Gateway.attach` before the loop's thread starts; read-only afterwards.
+    private(set) var loop: EventLoop?
+    private let inbox = Mutex<Inbox>(Inbox())
+
+    private struct Inbox {
+        var events: [Event] = []
+        var wakeScheduled = false
+    }
+
+    /// Channel name → its subscriptions on this loop (unordered; removal swaps with the last).
+    private var subscribers: [String: [Subscription]] = [:]
+    /// Subscriptions holding a conflated event (maxRate pacing or a full outgoing queue).
+    private var pending: [Subscription] = []
+    /// Sessions over their outgoing bound: closed with 4008 if they stay over too long.
+    private var overBound: [GatewaySession] = []
+    /// Scratch array reused each pass, so delivery allocates nothing.
+    private var batch: [Event] = []
+
+    init(index: Int) {
+        self.index = index
+    }
+
+    func bind(_ loop: EventLoop) {
+        self.loop = loop
+        loop.addBeforeFlushHook { [unowned self] in self.runPass() }
+    }
+
+    // MARK: Any thread
+
+    /// Hands an event to this loop (called by the broker under its lock, in seq order).
+    func enqueue(_ event: Event) {
+        let wake = inbox.withLock { box -> Bool in
+            box.events.append(event)
+            if box.wakeScheduled { return false }
+            box.wakeScheduled = true
+            return true
+        }
+        // From its own thread the pass's hook picks it up; from elsewhere the loop must wake.
+        if wake, let loop, !loop.inLoopThread {
+            loop.execute { [unowned self] in self.deliverInbox() }
+        }
+    }
+
+    // MARK: Loop thread
+
+    func add(_ s: Subscription) {
+        s.indexInChannel = subscribers[s.channel.name, default: []].count
+        subscribers[s.channel.name, default: []].append(s)
+    }
+
+    func remove(_ s: Subscription) {
+        guard var list = subscribers[s.channel.name], s.indexInChannel < list.count, list[s.indexInChannel] === s else { return }
+        let i = s.indexInChannel
+        let last = list.removeLast()
+        if i < list.count {
+            list[i] = last
+            last.indexInChannel = i
+        }
+        subscribers[s.channel.name] = list.isEmpty ? nil : list
+        s.indexInChannel = -1
+    }
+
+    func subscriberCount(_ channel: String) -> Int { subscribers[channel]?.count ?? 0 }
+
+    func markPending(_ s: Subscription) {
+        guard !s.inPendingList else { return }
+        s.inPendingList = true
+        pending.append(s)
+    }
+
+    func watchOverBound(_ session: GatewaySession) {
+        guard !session.inOverBoundList else { return }
+        session.inOverBoundList = true
+        overBound.append(session)
+    }
+
+    private func runPass() {
+        deliverInbox()
+        if !pending.isEmpty { sendDuePending() }
+        if !overBound.isEmpty { checkOverBound() }
+    }
+
+    private func deliverInbox() {
+        inbox.withLock { box in
+            swap(&batch, &box.events)
+            box.wakeScheduled = false
+        }
+        guard !batch.isEmpty, let now = loop?.now else { return }
+        for event in batch {
+            guard let subs = subscribers[event.channel.name] else { continue }
+            for s in subs { s.session.deliver(event, to: s, now: now) }
+        }
+        batch.removeAll(keepingCapacity: true)
+    }
+
+    private func sendDuePending() {
+        guard let loop else { return }
+        let now = loop.now
+        var keep: [Subscription] = []
+        for s in pending {
+            switch s.session.sendPending(s, now: now) {
+            case .done:
+                s.inPendingList = false
+            case .waitUntil(let t):
+                loop.wake(at: t)
+                keep.append(s)
+            case .waitForDrain:
+                keep.append(s)
+            }
+        }
+        pending = keep
+    }
+
+    private func checkOverBound() {
+        guard let now = loop?.now else { return }
+        overBound.removeAll { session in
+            if session.checkOutgoingBound(now: now) { return false }
+            session.inOverBoundList = false
+            return true
+        }
+    }
+}
+
+/// One session's membership in one channel, on its loop.
+final class Subscription {
+    // Strong: the hub's pending list may outlive the session's close by a pass; the session drops
+    // its subscriptions when it closes, which breaks the cycle.
+    let session: GatewaySession
+    let channel: ChannelName
+    /// Newest seq sent (or covered by the answer/replay): anything at or below is a duplicate.
+    var lastSeq: UInt64
+    /// Seq at which the subscription began (a re-subscribe with `since` is answered from it).
+    let startSeq: UInt64
+    /// `maxRate` pacing: minimum ms between two events (0: none), and when the next may go.
+    var minInterval: Millis
+    var nextAllowed: Millis = 0
+    /// The newest event not sent yet (conflation keeps only this one).
+    var pendingEvent: Event?
+    var inPendingList = false
+    var indexInChannel = -1
+
+    init(session: GatewaySession, channel: ChannelName, lastSeq: UInt64, minInterval: Millis) {
+        self.session = session
+        self.channel = channel
+        self.lastSeq = lastSeq
+        self.startSeq = lastSeq
+        self.minInterval = minInterval
+    }
+}
+
+/// What became of a conflated event the hub tried to send.
+enum PendingOutcome {
+    case done
+    /// `maxRate` pacing: try again at this time.
+    case waitUntil(Millis)
+    /// The outgoing queue is still over its bound.
+    case waitForDrain
+}

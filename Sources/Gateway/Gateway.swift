@@ -1,0 +1,82 @@
+import JSON
+import Log
+import Reactor
+import Server
+import WebSocketProtocol
+
+/// What every session of a gateway shares (immutable after start).
+final class GatewayContext: Sendable {
+    let configuration: GatewayConfiguration
+    let methods: MethodRegistry
+    let broker: Broker
+    let logger: Logger
+    let parser = JSONParser(maxDepth: 64)
+
+    init(configuration: GatewayConfiguration, methods: MethodRegistry, broker: Broker, logger: Logger) {
+        self.configuration = configuration
+        self.methods = methods
+        self.broker = broker
+        self.logger = logger
+    }
+}
+
+/// The realtime gateway on top of the server: `/ws` (JSON-RPC sessions), `POST
+/// /api/v1/publish`, and the broker with one hub per event loop.
+///
+/// Wiring: make the gateway, `install` its routes, create the `Server` with them, `attach` the
+/// server's loops, then start the server.
+public final class Gateway: Sendable {
+    public let configuration: GatewayConfiguration
+    public let broker: Broker
+    let context: GatewayContext
+    private let hubs: [LoopHub]
+    private let credentials: Credentials
+    private let drain = DrainFlag()
+
+    /// `loops`: how many event loops the server will run (one hub each).
+    public init(configuration: GatewayConfiguration, loops: Int, logger: Logger) {
+        self.configuration = configuration
+        let hubs = (0..<max(1, loops)).map { LoopHub(index: $0) }
+        self.hubs = hubs
+        let broker = Broker(settings: configuration.broker, hubs: hubs)
+        self.broker = broker
+        var methods = MethodRegistry()
+        ChannelMethods.register(in: &methods, broker: broker, configuration: configuration)
+        self.context = GatewayContext(configuration: configuration, methods: methods, broker: broker, logger: logger)
+        self.credentials = Credentials(configuration)
+    }
+
+    /// Adds the gateway's endpoints.
+    public func install(into routes: inout Routes) {
+        let credentials = self.credentials
+        let context = self.context
+        let hubs = self.hubs
+        routes.webSocket["/ws"] = { _, head in
+            guard credentials.originAllowed(head) else {
+                return .refuse(HTTPRejection(.forbidden, "origin not allowed"))
+            }
+            switch credentials.authenticate(head) {
+            case .refuse(let rejection):
+                return .refuse(rejection)
+            case .role(let role):
+                return .accept { ws in
+                    GatewaySession(ws: ws, context: context, hub: hubs[ws.connection.loop.index % hubs.count], role: role)
+                }
+            }
+        }
+        let drain = self.drain
+        let publish = PublishEndpoint(broker: broker, credentials: credentials, configuration: configuration,
+                                      isDraining: { drain.isSet })
+        routes.http["/api/v1/publish"] = Routes.HTTPRoute(methods: ["POST"]) { publish.handle($0) }
+    }
+
+    /// Binds each hub to its loop. Call after the server is made and before it starts.
+    public func attach(_ loops: [EventLoop]) {
+        precondition(loops.count == hubs.count, "one hub per event loop")
+        for (hub, loop) in zip(hubs, loops) { hub.bind(loop) }
+    }
+
+    /// Publishing over HTTP answers 503 from now on (SIGTERM drain).
+    public func beginDrain() { drain.set() }
+}
+

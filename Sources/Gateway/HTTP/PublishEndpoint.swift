@@ -1,0 +1,138 @@
+import JSON
+import Reactor
+import Server
+import Synchronization
+import WebSocketProtocol
+
+/// `POST /api/v1/publish`: internal publishers push one event (`{"channel","data"}`) or a batch
+/// (an array of those) with `Authorization: Bearer <publisher key>`. A batch is validated as a
+/// whole: one bad item refuses all of it. The answer lists each event's position in order.
+final class PublishEndpoint: Sendable {
+    let broker: Broker
+    let credentials: Credentials
+    let configuration: GatewayConfiguration
+    let isDraining: @Sendable () -> Bool
+    /// One bucket for all HTTP publishers (events per second): the same budget as a publisher
+    /// connection, so HTTP is no way around the socket's limit.
+    private let bucket: Mutex<TokenBucket>
+
+    init(broker: Broker, credentials: Credentials, configuration: GatewayConfiguration, isDraining: @escaping @Sendable () -> Bool) {
+        self.broker = broker
+        self.credentials = credentials
+        self.configuration = configuration
+        self.isDraining = isDraining
+        self.bucket = Mutex(TokenBucket(rate: configuration.publisherRequestRate, burst: configuration.publisherRequestBurst,
+                                        now: Clock.monotonicMillis()))
+    }
+
+    func handle(_ request: HTTPRequest) -> HTTPResponse {
+        if isDraining() { return PublishEndpoint.error(.serviceUnavailable, "unavailable", "the gateway is shutting down") }
+        switch Credentials.bearer(request.head) {
+        case .success(let token?) where credentials.isPublisherKey(token):
+            break
+        case .success(nil):
+            return PublishEndpoint.error(.unauthorized, "unauthenticated", "a publisher key is required (Authorization: Bearer KEY)",
+                                         headers: [("WWW-Authenticate", "Bearer")])
+        default:
+            return PublishEndpoint.error(.unauthorized, "unauthenticated", "invalid publisher key",
+                                         headers: [("WWW-Authenticate", "Bearer error=\"invalid_token\"")])
+        }
+        let body: JSONValue
+        do {
+            body = try JSONParser(maxDepth: 64).parse(request.body)
+        } catch {
+            return PublishEndpoint.error(.badRequest, "parse_error", "invalid JSON: \(error.description)")
+        }
+        let entries: [JSONValue]
+        switch body {
+        case .array(let a):
+            guard !a.isEmpty else { return PublishEndpoint.error(.badRequest, "invalid_request", "empty batch") }
+            guard a.count <= configuration.maxPublishBatch else {
+                return PublishEndpoint.error(.payloadTooLarge, "too_large", "at most \(configuration.maxPublishBatch) events per request")
+            }
+            entries = a
+        case .object:
+            entries = [body]
+        default:
+            return PublishEndpoint.error(.badRequest, "invalid_request", "the body must be an event object or an array of them")
+        }
+        var items: [(channel: ChannelName, data: JSONValue)] = []
+        items.reserveCapacity(entries.count)
+        for (i, entry) in entries.enumerated() {
+            switch PublishEndpoint.item(entry) {
+            case .success(let item): items.append(item)
+            case .failure(let f): return PublishEndpoint.error(f.status, f.reason, f.message, index: entries.count > 1 || body.arrayValue != nil ? i : nil)
+            }
+        }
+        let now = Clock.monotonicMillis()
+        let admitted = bucket.withLock { b in
+            var ok = true
+            for _ in items where ok { ok = b.take(now: now) }
+            return ok
+        }
+        guard admitted else {
+            return PublishEndpoint.error(.tooManyRequests, "rate_limited", "publish rate over \(configuration.publisherRequestRate) events/s")
+        }
+        let positions: [StreamPosition]
+        do {
+            positions = try broker.publish(items, now: now)
+        } catch {
+            return PublishEndpoint.error(.serviceUnavailable, "too_many_channels", "the gateway holds its maximum number of channels")
+        }
+        var w = JSONWriter(reservingCapacity: 32 + positions.count * 64)
+        w.writeRaw("{\"results\":[")
+        for (i, (item, p)) in zip(items, positions).enumerated() {
+            if i > 0 { w.writeRaw(",") }
+            w.write(ChannelMethods.positionResult(item.channel, p))
+        }
+        w.writeRaw("]}")
+        return HTTPResponse(status: .ok, headers: [("Content-Type", "application/json")], body: w.bytes)
+    }
+
+    struct ItemError: Error {
+        let status: HTTPStatus
+        let reason: String
+        let message: String
+    }
+
+    static func item(_ entry: JSONValue) -> Result<(channel: ChannelName, data: JSONValue), ItemError> {
+        guard case .object(let o) = entry else {
+            return .failure(ItemError(status: .badRequest, reason: "invalid_request", message: "each event must be an object"))
+        }
+        if let extra = o.keys.first(where: { $0 != "channel" && $0 != "data" }) {
+            let shown = String(decoding: extra.utf8.prefix(64), as: UTF8.self)
+            return .failure(ItemError(status: .badRequest, reason: "invalid_request", message: "unknown member '\(shown)'"))
+        }
+        guard case .string(let name)? = o["channel"], let channel = ChannelName(name) else {
+            return .failure(ItemError(status: .badRequest, reason: "invalid_channel", message: "unknown channel prefix or bad channel name"))
+        }
+        guard channel.kind != .portfolio else {
+            return .failure(ItemError(status: .forbidden, reason: "forbidden", message: "portfolio channels are written by the gateway only"))
+        }
+        guard let data = o["data"] else {
+            return .failure(ItemError(status: .badRequest, reason: "invalid_data", message: "data is required"))
+        }
+        if let invalid = EventData.validate(data, for: channel) {
+            return .failure(ItemError(status: .badRequest, reason: "invalid_data", message: "\(invalid.field): \(invalid.message)"))
+        }
+        return .success((channel, data))
+    }
+
+    /// `{"error":{"code":STATUS,"reason":…,"message":…}}`
+    static func error(_ status: HTTPStatus, _ reason: String, _ message: String, index: Int? = nil,
+                      headers: [(String, String)] = []) -> HTTPResponse {
+        var w = JSONWriter(reservingCapacity: 128)
+        w.writeRaw("{\"error\":{\"code\":")
+        w.writeInt(Int64(status.rawValue))
+        w.writeRaw(",\"reason\":")
+        w.writeString(reason)
+        w.writeRaw(",\"message\":")
+        w.writeString(message)
+        if let index {
+            w.writeRaw(",\"index\":")
+            w.writeInt(Int64(index))
+        }
+        w.writeRaw("}}")
+        return HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: w.bytes)
+    }
+}

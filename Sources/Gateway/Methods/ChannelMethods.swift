@@ -1,0 +1,169 @@
+import JSON
+import Reactor
+
+/// `subscribe`, `unsubscribe`, `publish`, `prices.latest`, `predictions.latest`.
+enum ChannelMethods {
+    static func register(in registry: inout MethodRegistry, broker: Broker, configuration: GatewayConfiguration) {
+        registry.register(MethodSpec("subscribe", params: [
+            .required("channel", .string), .optional("since", .object), .optional("snapshot", .bool), .optional("maxRate", .number),
+        ]) { call in subscribe(call, broker: broker, configuration: configuration) })
+
+        registry.register(MethodSpec("unsubscribe", params: [.required("channel", .string)]) { call in
+            guard let channel = channelParam(call) else { return }
+            let removed = call.session.stopSubscription(channel.name)
+            call.succeed(.object(JSONObject([("unsubscribed", .bool(removed))])))
+        })
+
+        registry.register(MethodSpec("publish", params: [.required("channel", .string), .required("data", .object)]) { call in
+            guard let channel = channelParam(call) else { return }
+            guard call.session.role.isPublisher else {
+                call.fail(.forbidden("publishing needs a publisher key"))
+                return
+            }
+            guard channel.kind != .portfolio else {
+                call.fail(.forbidden("portfolio channels are written by the gateway only"))
+                return
+            }
+            let data = call.params["data"] ?? .null
+            if let invalid = EventData.validate(data, for: channel) {
+                call.fail(.invalidData(field: invalid.field, invalid.message))
+                return
+            }
+            do {
+                let positions = try broker.publish([(channel, data)], now: call.session.now)
+                call.succeed(positionResult(channel, positions[0]))
+            } catch {
+                call.fail(.limitExceeded("too_many_channels", "the gateway holds its maximum number of channels"))
+            }
+        })
+
+        registry.register(MethodSpec("prices.latest", params: [.required("symbols", .array)]) { call in
+            guard case .array(let symbols)? = call.params["symbols"], (1...100).contains(symbols.count) else {
+                call.fail(.invalidParam("symbols", "symbols must hold 1 to 100 symbols"))
+                return
+            }
+            var channels: [ChannelName] = []
+            for s in symbols {
+                guard case .string(let sym) = s, let ch = ChannelName("prices:" + sym) else {
+                    call.fail(.invalidParam("symbols", "each symbol must be 1-16 of A-Z 0-9 . - _"))
+                    return
+                }
+                channels.append(ch)
+            }
+            guard marketAllowed(call, configuration) else { return }
+            let events = broker.latest(channels)
+            var prices = JSONObject()
+            for (ch, e) in zip(channels, events) { prices.set(ch.key, e?.params ?? .null) }
+            call.succeed(.object(JSONObject([("prices", .object(prices))])))
+        })
+
+        registry.register(MethodSpec("predictions.latest", params: [.required("symbol", .string)]) { call in
+            guard case .string(let sym)? = call.params["symbol"], let ch = ChannelName("predictions:" + sym) else {
+                call.fail(.invalidParam("symbol", "symbol must be 1-16 of A-Z 0-9 . - _"))
+                return
+            }
+            guard marketAllowed(call, configuration) else { return }
+            call.succeed(broker.latest(ch)?.params ?? .null)
+        })
+    }
+
+    static func positionResult(_ channel: ChannelName, _ p: StreamPosition) -> JSONValue {
+        .object(JSONObject([("channel", .string(channel.name)), ("epoch", .string(p.epoch)), ("seq", .number(JSONNumber(Int(p.seq))))]))
+    }
+
+    private static func channelParam(_ call: RPCCall) -> ChannelName? {
+        guard case .string(let name)? = call.params["channel"], let channel = ChannelName(name) else {
+            call.fail(.invalidChannel())
+            return nil
+        }
+        return channel
+    }
+
+    private static func marketAllowed(_ call: RPCCall, _ configuration: GatewayConfiguration) -> Bool {
+        if configuration.requireLoginForMarket, case .anonymous = call.session.role {
+            call.fail(.unauthenticated("market data needs a logged-in user on this gateway"))
+            return false
+        }
+        return true
+    }
+
+    /// Who may subscribe: market channels are public (unless the setting requires login);
+    /// a portfolio channel only for its owner.
+    private static func mayRead(_ channel: ChannelName, _ call: RPCCall, _ configuration: GatewayConfiguration) -> Bool {
+        switch channel.kind {
+        case .prices, .predictions:
+            return marketAllowed(call, configuration)
+        case .portfolio:
+            switch call.session.role {
+            case .anonymous:
+                call.fail(.unauthenticated("portfolio channels need a logged-in owner"))
+                return false
+            case .publisher:
+                call.fail(.forbidden("publishers cannot read portfolio channels"))
+                return false
+            case .user:
+                // Ownership is checked against the store, which arrives with the portfolio issue.
+                call.fail(.forbidden("not the owner of this portfolio"))
+                return false
+            }
+        }
+    }
+
+    private static func subscribe(_ call: RPCCall, broker: Broker, configuration: GatewayConfiguration) {
+        guard let channel = channelParam(call) else { return }
+        let p = call.params
+        var since: StreamPosition?
+        if case .object(let s)? = p["since"] {
+            guard case .string(let epoch)? = s["epoch"], case .number(let n)? = s["seq"], let seq = n.int64, seq >= 0,
+                  s.count == 2 else {
+                call.fail(.invalidParam("since", "since must be {\"epoch\": string, \"seq\": integer >= 0}"))
+                return
+            }
+            since = StreamPosition(epoch: epoch, seq: UInt64(seq))
+        }
+        var minInterval: Millis = 0
+        if case .number(let n)? = p["maxRate"] {
+            guard let rate = n.double, rate > 0, rate <= 1000 else {
+                call.fail(.invalidParam("maxRate", "maxRate must be a number of events per second in (0, 1000]"))
+                return
+            }
+            minInterval = max(1, Millis((1000 / rate).rounded()))
+        }
+        let snapshot = p["snapshot"] == .bool(true)
+        guard mayRead(channel, call, configuration) else { return }
+        let session = call.session
+
+        if session.isSubscribed(channel.name) {
+            // Idempotent: no second delivery; a new maxRate applies from now.
+            session.setMinInterval(channel.name, minInterval)
+            let pos = broker.position(channel, since: nil, now: session.now)
+            var result = JSONObject([("channel", .string(channel.name)), ("epoch", .string(pos.epoch)),
+                                     ("seq", .number(JSONNumber(Int(pos.seq))))])
+            if let since {
+                // Everything after the subscription began reaches this client anyway.
+                let startSeq = session.subscription(channel.name)?.startSeq ?? pos.seq
+                result.set("recovered", .bool(since.epoch == pos.epoch && since.seq >= startSeq && since.seq <= pos.seq))
+            }
+            call.succeed(.object(result))
+            return
+        }
+        guard session.subscriptionCount < configuration.maxSubscriptions else {
+            call.fail(.limitExceeded("too_many_subscriptions", "at most \(configuration.maxSubscriptions) subscriptions per connection"))
+            return
+        }
+        let pos = broker.position(channel, since: since, now: session.now)
+        var result = JSONObject([("channel", .string(channel.name)), ("epoch", .string(pos.epoch)),
+                                 ("seq", .number(JSONNumber(Int(pos.seq))))])
+        if let recovered = pos.recovered { result.set("recovered", .bool(recovered)) }
+        let recovered = pos.recovered == true
+        // Replay from `since` when it can be honoured; otherwise from the answered position,
+        // one earlier with `snapshot` so the latest event is sent right after the answer.
+        var after = pos.seq
+        if recovered, let since { after = since.seq } else if snapshot && pos.seq > 0 { after = pos.seq - 1 }
+        session.willStartSubscription(channel.name, minInterval: minInterval)
+        call.afterReply {
+            session.startSubscription(channel, after: after, snapshotFallback: snapshot && !recovered)
+        }
+        call.succeed(.object(result))
+    }
+}

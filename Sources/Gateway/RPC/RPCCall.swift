@@ -1,0 +1,92 @@
+import JSON
+
+/// One request being handled. The handler answers exactly once with `succeed` or `fail`, on the
+/// session's event loop thread (work done elsewhere hops back with `loop.execute` first). A
+/// notification's answer is dropped, as JSON-RPC says.
+public final class RPCCall {
+    public let request: RPCRequest
+    public let session: GatewaySession
+    private let collector: ReplyCollector
+    private var answered = false
+
+    init(request: RPCRequest, session: GatewaySession, collector: ReplyCollector) {
+        self.request = request
+        self.session = session
+        self.collector = collector
+    }
+
+    public var method: String { request.method }
+    public var params: JSONObject { request.params ?? JSONObject() }
+
+    public func succeed(_ result: JSONValue) {
+        succeed { $0.write(result) }
+    }
+
+    /// Answers with a result written straight to the response (no intermediate JSONValue).
+    public func succeed(writing result: (inout JSONWriter) -> Void) {
+        guard begin() else { return }
+        collector.add(request.id.map { RPCResponse.success(id: $0, result) })
+    }
+
+    public func fail(_ error: RPCError) {
+        guard begin() else { return }
+        collector.add(request.id.map { RPCResponse.failure(id: $0, error) })
+    }
+
+    /// Runs `action` once this call's answer (the whole batch's, in a batch) is queued: e.g. a
+    /// subscription starts delivering only after the client has read its answer.
+    public func afterReply(_ action: @escaping () -> Void) {
+        collector.afterReply.append(action)
+    }
+
+    private func begin() -> Bool {
+        session.assertInLoop()
+        guard !answered else {
+            assertionFailure("\(request.method) answered twice")
+            return false
+        }
+        answered = true
+        return true
+    }
+}
+
+/// Gathers the answers of one message: a single request's, or every entry of a batch, which
+/// go out together as one array once the last entry is answered.
+final class ReplyCollector {
+    private let isBatch: Bool
+    private var outstanding: Int
+    private var parts: [[UInt8]] = []
+    var afterReply: [() -> Void] = []
+    private unowned let session: GatewaySession
+
+    init(session: GatewaySession, entries: Int, isBatch: Bool) {
+        self.session = session
+        self.outstanding = entries
+        self.isBatch = isBatch
+    }
+
+    /// One entry's answer (nil for a notification).
+    func add(_ response: [UInt8]?) {
+        if let response { parts.append(response) }
+        outstanding -= 1
+        guard outstanding == 0 else { return }
+        if !parts.isEmpty {
+            if isBatch {
+                var out: [UInt8] = [UInt8(ascii: "[")]
+                out.reserveCapacity(parts.reduce(2) { $0 + $1.count + 1 })
+                for (i, p) in parts.enumerated() {
+                    if i > 0 { out.append(UInt8(ascii: ",")) }
+                    out.append(contentsOf: p)
+                }
+                out.append(UInt8(ascii: "]"))
+                session.sendReply(out)
+            } else {
+                session.sendReply(parts[0])
+            }
+        }
+        parts = []
+        let actions = afterReply
+        afterReply = []
+        for action in actions { action() }
+    }
+}

@@ -1,0 +1,84 @@
+import WebSocketProtocol
+
+/// Handshake checks for /ws: who the client is (a bearer credential in the header or the
+/// `access_token` query parameter) and whether a browser may connect from its Origin.
+struct Credentials: Sendable {
+    let publisherKeys: [[UInt8]]
+    let allowedOrigins: [String]
+    let anyOrigin: Bool
+
+    init(_ c: GatewayConfiguration) {
+        publisherKeys = c.publisherKeys.map { Array($0.utf8) }
+        allowedOrigins = c.allowedOrigins.filter { $0 != "*" }.map { $0.lowercased() }
+        anyOrigin = c.allowedOrigins.contains("*")
+    }
+
+    enum Outcome: Equatable {
+        case role(Role)
+        case refuse(HTTPRejection)
+    }
+
+    /// The bearer token of a request: from `Authorization: Bearer …` or `?access_token=`.
+    static func bearer(_ head: HTTPRequestHead) -> Result<String?, HTTPRejection> {
+        var header: String?
+        let auth = head.values("authorization")
+        if auth.count > 1 { return .failure(HTTPRejection(.badRequest, "more than one Authorization header")) }
+        if let value = auth.first {
+            let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+                return .failure(HTTPRejection(.unauthorized, "Authorization must be 'Bearer <token>'",
+                                              headers: [.init(name: "WWW-Authenticate", value: "Bearer")]))
+            }
+            header = String(parts[1])
+        }
+        let query = head.queryParameter("access_token")
+        if let header, let query, header != query {
+            return .failure(HTTPRejection(.badRequest, "two different credentials (header and access_token)"))
+        }
+        return .success(header ?? query)
+    }
+
+    func authenticate(_ head: HTTPRequestHead) -> Outcome {
+        switch Credentials.bearer(head) {
+        case .failure(let r):
+            return .refuse(r)
+        case .success(nil):
+            return .role(.anonymous)
+        case .success(let token?):
+            if isPublisherKey(token) { return .role(.publisher) }
+            // Access tokens (JWT) arrive with the auth issue; until then any other credential is
+            // wrong, and wrong credentials are refused, never downgraded to anonymous.
+            return .refuse(HTTPRejection(.unauthorized, "invalid credentials",
+                                         headers: [.init(name: "WWW-Authenticate", value: "Bearer error=\"invalid_token\"")]))
+        }
+    }
+
+    /// Constant time in the key's contents: every configured key is compared in full.
+    func isPublisherKey(_ token: String) -> Bool {
+        let t = Array(token.utf8)
+        var found = false
+        for key in publisherKeys {
+            found = Credentials.constantTimeEqual(t, key) || found
+        }
+        return found
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        let n = max(a.count, b.count)
+        for i in 0..<n {
+            let x = i < a.count ? a[i] : 0
+            let y = i < b.count ? b[i] : 0
+            diff |= x ^ y
+        }
+        return diff == 0 && a.count == b.count
+    }
+
+    /// A browser's Origin must be the gateway's own (same host and port as `Host`) or listed.
+    func originAllowed(_ head: HTTPRequestHead) -> Bool {
+        guard let origin = head.value("origin")?.lowercased(), !anyOrigin else { return true }
+        if allowedOrigins.contains(origin) { return true }
+        guard let host = head.value("host")?.lowercased() else { return false }
+        return origin == "http://\(host)" || origin == "https://\(host)"
+    }
+}

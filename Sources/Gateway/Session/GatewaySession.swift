@@ -1,0 +1,284 @@
+import JSON
+import Log
+import Reactor
+import Server
+import WebSocketProtocol
+
+/// The JSON-RPC session on one /ws connection: decodes messages, applies the rate limit,
+/// dispatches to registered methods, and receives channel events from its loop's hub, with
+/// `maxRate` pacing, conflation over the outgoing bound and the slow-consumer close (4008).
+/// Lives on its connection's loop thread.
+public final class GatewaySession: WebSocketApplication {
+    /// Weak: the connection owns the session (as its application), not the other way.
+    private weak var ws: WebSocketConnection?
+    let context: GatewayContext
+    let hub: LoopHub
+    private unowned(unsafe) let loop: EventLoop
+    public private(set) var role: Role
+    public private(set) var isClosed = false
+
+    /// Channel name → subscription.
+    private(set) var subscriptions: [String: Subscription] = [:]
+    /// Subscriptions answered but not started yet (their batch's answer is still being
+    /// gathered), with their `maxRate` interval: an unsubscribe or re-subscribe in the same
+    /// batch sees them.
+    private var starting: [String: Millis] = [:]
+    private var bucket: TokenBucket
+    private var limitedInWindow = 0
+    private var windowStart: Millis
+    /// When the outgoing queue went over its bound (nil while under it).
+    private var overBoundSince: Millis?
+    var inOverBoundList = false
+
+    init(ws: WebSocketConnection, context: GatewayContext, hub: LoopHub, role: Role) {
+        self.ws = ws
+        self.context = context
+        self.hub = hub
+        self.loop = ws.connection.loop
+        self.role = role
+        let c = context.configuration
+        let publisher = role.isPublisher
+        self.bucket = TokenBucket(rate: publisher ? c.publisherRequestRate : c.requestRate,
+                                  burst: publisher ? c.publisherRequestBurst : c.requestBurst, now: ws.connection.loop.now)
+        self.windowStart = ws.connection.loop.now
+    }
+
+    var now: Millis { loop.now }
+    var logger: Logger { context.logger }
+    var connectionID: String { ws?.connection.id.description ?? "-" }
+
+    func assertInLoop() { loop.assertInLoop() }
+
+    /// Bytes queued to this client and not yet taken by the kernel.
+    var queuedBytes: Int { ws?.connection.queuedBytes ?? 0 }
+
+    // MARK: Receiving
+
+    public func webSocket(_ ws: WebSocketConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
+        guard !isClosed else { return }
+        guard opcode == .text else {
+            ws.close(.unsupportedData, reason: "binary messages are not supported on /ws")
+            return
+        }
+        let message: JSONValue
+        do {
+            message = try context.parser.parse(payload)
+        } catch {
+            consumeRateToken()   // garbage counts toward the abuse limit like anything else
+            sendReply(RPCResponse.failure(id: .null, .parseError("invalid JSON: \(error.description)")))
+            return
+        }
+        switch message {
+        case .array(let entries):
+            guard !entries.isEmpty else {
+                consumeRateToken()
+                sendReply(RPCResponse.failure(id: .null, .invalidRequest("empty batch", reason: "empty_batch")))
+                return
+            }
+            let collector = ReplyCollector(session: self, entries: entries.count, isBatch: true)
+            for entry in entries where !isClosed { dispatch(entry, collector) }
+        default:
+            dispatch(message, ReplyCollector(session: self, entries: 1, isBatch: false))
+        }
+    }
+
+    private func dispatch(_ value: JSONValue, _ collector: ReplyCollector) {
+        let request: RPCRequest
+        switch RPCRequest.decode(value) {
+        case .failure(let f):
+            _ = consumeRateToken()
+            collector.add(RPCResponse.failure(id: f.id, f.error))
+            return
+        case .success(let r):
+            request = r
+        }
+        let call = RPCCall(request: request, session: self, collector: collector)
+        guard consumeRateToken() else {
+            call.fail(.rateLimited)
+            return
+        }
+        guard let method = context.methods.method(request.method) else {
+            call.fail(.methodNotFound(request.method))
+            return
+        }
+        if let error = method.check(request.params) {
+            call.fail(error)
+            return
+        }
+        method.handler(call)
+    }
+
+    /// Takes a token from the request bucket; counts refusals and closes the connection (4029)
+    /// when a client keeps going far past the limit.
+    @discardableResult
+    private func consumeRateToken() -> Bool {
+        let t = now
+        if bucket.take(now: t) { return true }
+        if t &- windowStart >= context.configuration.abuseWindow {
+            windowStart = t
+            limitedInWindow = 0
+        }
+        limitedInWindow += 1
+        if limitedInWindow > context.configuration.abuseLimit {
+            logger.info("rate limit abuse: closing", [("conn", connectionID), ("limited", String(limitedInWindow))])
+            close(.rateLimitAbuse, reason: "rate limit abuse")
+        }
+        return false
+    }
+
+    // MARK: Sending
+
+    /// Queues a reply (they count toward the outgoing bound like events).
+    func sendReply(_ bytes: [UInt8]) {
+        guard !isClosed, let ws else { return }
+        bytes.withUnsafeBytes { ws.send(.text, $0) }
+        noteQueued()
+    }
+
+    private func noteQueued() {
+        if overBoundSince == nil && queuedBytes > context.configuration.outgoingBound {
+            overBoundSince = now
+            hub.watchOverBound(self)
+        }
+    }
+
+    func close(_ code: CloseCode, reason: String) {
+        ws?.close(code, reason: reason)
+    }
+
+    /// Sends an event to one subscription, now or later: `maxRate` pacing and a full outgoing
+    /// queue keep only the newest event of a price/prediction channel. Portfolio events are
+    /// never conflated: past twice the bound the connection is closed instead (4008), so the
+    /// client reconnects and recovers rather than silently missing one.
+    func deliver(_ event: Event, to s: Subscription, now: Millis) {
+        guard !isClosed, event.seq > s.lastSeq else { return }
+        if s.minInterval > 0 && now < s.nextAllowed {
+            s.pendingEvent = event
+            hub.markPending(s)
+            return
+        }
+        let queued = queuedBytes
+        let bound = context.configuration.outgoingBound
+        if queued > bound {
+            if overBoundSince == nil {
+                overBoundSince = now
+                hub.watchOverBound(self)
+            }
+            if event.channel.kind.isConflatable {
+                s.pendingEvent = event
+                hub.markPending(s)
+                return
+            }
+            if queued > 2 * bound {
+                slowConsumer("outgoing queue over twice its bound with a private event to deliver")
+                return
+            }
+        }
+        send(event, to: s, now: now)
+    }
+
+    private func send(_ event: Event, to s: Subscription, now: Millis) {
+        guard let ws else { return }
+        ws.send(sharedFrame: event.frame)
+        s.lastSeq = event.seq
+        s.pendingEvent = nil
+        if s.minInterval > 0 { s.nextAllowed = now + s.minInterval }
+        noteQueued()
+    }
+
+    /// The hub retries a conflated event.
+    func sendPending(_ s: Subscription, now: Millis) -> PendingOutcome {
+        guard !isClosed, subscriptions[s.channel.name] === s, let event = s.pendingEvent, event.seq > s.lastSeq else {
+            s.pendingEvent = nil
+            return .done
+        }
+        if s.minInterval > 0 && now < s.nextAllowed { return .waitUntil(s.nextAllowed) }
+        if queuedBytes > context.configuration.outgoingBound { return .waitForDrain }
+        send(event, to: s, now: now)
+        return .done
+    }
+
+    /// The hub's periodic look at a session over its bound: true while it should keep watching.
+    func checkOutgoingBound(now: Millis) -> Bool {
+        guard !isClosed, let since = overBoundSince else { return false }
+        if queuedBytes <= context.configuration.outgoingBound {
+            overBoundSince = nil
+            return false
+        }
+        if now &- since >= context.configuration.slowConsumerGrace {
+            slowConsumer("over its outgoing bound for \(now &- since) ms")
+            return false
+        }
+        return true
+    }
+
+    private func slowConsumer(_ why: String) {
+        logger.info("slow consumer: closing", [("conn", connectionID), ("why", why), ("queued", String(queuedBytes))])
+        overBoundSince = nil
+        close(.slowConsumer, reason: "slow consumer")
+    }
+
+    // MARK: Subscriptions
+
+    func subscription(_ channel: String) -> Subscription? { subscriptions[channel] }
+
+    /// Subscribed, or answered and about to start.
+    func isSubscribed(_ channel: String) -> Bool { subscriptions[channel] != nil || starting[channel] != nil }
+
+    var subscriptionCount: Int { subscriptions.count + starting.count }
+
+    /// Sets the `maxRate` interval of a subscription, started or starting.
+    func setMinInterval(_ channel: String, _ minInterval: Millis) {
+        if let s = subscriptions[channel] { s.minInterval = minInterval }
+        if starting[channel] != nil { starting[channel] = minInterval }
+    }
+
+    /// Records an answered subscription that `startSubscription` will start.
+    func willStartSubscription(_ channel: String, minInterval: Millis) {
+        starting[channel] = minInterval
+    }
+
+    /// Starts delivery on `channel` after `after` (the seq answered, or the client's `since`),
+    /// sending held events newer than that first. With `snapshotFallback`, the channel's latest
+    /// event is sent when the history no longer holds it.
+    func startSubscription(_ channel: ChannelName, after: UInt64, snapshotFallback: Bool) {
+        // Not there: unsubscribed in the same batch, or the connection closed meanwhile.
+        guard !isClosed, let minInterval = starting.removeValue(forKey: channel.name), subscriptions[channel.name] == nil else { return }
+        let (replay, lastSeq) = context.broker.attach(channel, hub: hub.index, after: after, now: now)
+        let s = Subscription(session: self, channel: channel, lastSeq: after, minInterval: minInterval)
+        subscriptions[channel.name] = s
+        hub.add(s)
+        var toSend = replay
+        if toSend.isEmpty && snapshotFallback, let latest = context.broker.latest(channel), latest.seq > after {
+            toSend = [latest]
+        }
+        // A paced subscription gets the newest held event, never a backlog.
+        if minInterval > 0, let newest = toSend.last { toSend = [newest] }
+        for event in toSend { send(event, to: s, now: now) }
+        // Live events up to the position read at attach are covered (sent above, or, where the
+        // history no longer held them, skipped: the client sees the jump in seq).
+        s.lastSeq = max(s.lastSeq, lastSeq)
+    }
+
+    /// Ends a subscription; false when there was none.
+    func stopSubscription(_ channel: String) -> Bool {
+        if starting.removeValue(forKey: channel) != nil { return true }
+        guard let s = subscriptions.removeValue(forKey: channel) else { return false }
+        hub.remove(s)
+        context.broker.detach([s.channel], hub: hub.index)
+        s.pendingEvent = nil
+        return true
+    }
+
+    public func webSocketDidClose(_ ws: WebSocketConnection, code: CloseCode) {
+        isClosed = true
+        starting = [:]
+        let subs = Array(subscriptions.values)
+        subscriptions = [:]
+        for s in subs {
+            hub.remove(s)
+            s.pendingEvent = nil
+        }
+        context.broker.detach(subs.map(\.channel), hub: hub.index)
+    }
+}

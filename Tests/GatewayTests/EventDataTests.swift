@@ -1,0 +1,148 @@
+@testable import Gateway
+import JSON
+import Reactor
+import Testing
+
+@Suite("Published data checks")
+struct EventDataTests {
+    @Test(arguments: ["0", "1", "-1", "187.25", "0.0001", "-0.5", "10", "12345678901234567890123456789012345678",
+                      "0.00000000000000000000000000000000000001", "1.0000000000000000000000000000000000000"])
+    func validDecimals(_ s: String) {
+        #expect(DecimalString(s) != nil, "\(s)")
+    }
+
+    @Test(arguments: ["", "-", "+1", "01", "00", "1.", ".5", "1e5", "1E5", "0x10", " 1", "1 ", "1,5", "--1", "1.2.3", "NaN",
+                      "123456789012345678901234567890123456789", "1.00000000000000000000000000000000000000", "١"])
+    func invalidDecimals(_ s: String) {
+        #expect(DecimalString(s) == nil, "\(s)")
+    }
+
+    @Test func decimalSigns() throws {
+        #expect(try #require(DecimalString("0.01")).isPositive)
+        #expect(try !#require(DecimalString("0.00")).isPositive)
+        #expect(try !#require(DecimalString("-0.00")).isNegative || !#require(DecimalString("-0.00")).isNonZero)
+        #expect(try #require(DecimalString("-2")).isNegative)
+    }
+
+    @Test(arguments: ["PT1H", "P1D", "P1DT12H", "PT15M", "PT0.5S", "P1Y2M3W4DT5H6M7S", "P2W", "PT30S"])
+    func validDurations(_ s: String) { #expect(ISODuration.isValid(s), "\(s)") }
+
+    @Test(arguments: ["", "P", "PT", "1H", "PH", "P1H", "PT1D", "P1DT", "PT1.5H", "P1M1Y", "PT1H1H", "pt1h", "P-1D", "P1D T1H"])
+    func invalidDurations(_ s: String) { #expect(!ISODuration.isValid(s), "\(s)") }
+
+    func obj(_ text: String) throws -> JSONValue { try JSONParser().parse(Array(text.utf8)) }
+
+    @Test func pricesAndPredictions() throws {
+        let prices = try #require(ChannelName("prices:AAPL"))
+        let predictions = try #require(ChannelName("predictions:AAPL"))
+        #expect(EventData.validate(try obj("{\"symbol\":\"AAPL\",\"price\":\"1\",\"ts\":0,\"extra\":[1,{}]}"), for: prices) == nil)
+        #expect(EventData.validate(try obj("{\"symbol\":\"AAPL\",\"price\":\"1\",\"volume\":\"0\",\"ts\":5}"), for: prices) == nil)
+        #expect(EventData.validate(try obj("[1]"), for: prices)?.field == "data")
+        #expect(EventData.validate(try obj("{\"symbol\":\"AAPL\",\"price\":\"1\",\"ts\":-1}"), for: prices)?.field == "ts")
+        #expect(EventData.validate(try obj("{\"symbol\":\"AAPL\",\"price\":\"1\",\"ts\":99999999999999999999}"), for: prices)?.field == "ts")
+        let ok = "{\"symbol\":\"AAPL\",\"horizon\":\"PT1H\",\"predicted\":\"-1.5\",\"lower\":\"-2\",\"upper\":\"3\",\"model\":\"m\",\"ts\":1}"
+        #expect(EventData.validate(try obj(ok), for: predictions) == nil)
+        #expect(EventData.validate(try obj("{\"symbol\":\"AAPL\",\"horizon\":\"PT1H\",\"predicted\":\"1\",\"model\":\"\",\"ts\":1}"),
+                                   for: predictions)?.field == "model")
+        #expect(EventData.validate(try obj("{\"symbol\":\"AAPL\",\"horizon\":\"PT1H\",\"predicted\":\"1\",\"upper\":3,\"model\":\"m\",\"ts\":1}"),
+                                   for: predictions)?.field == "upper")
+    }
+}
+
+@Suite("Rate limiting")
+struct TokenBucketTests {
+    @Test func burstThenSteadyRate() {
+        var b = TokenBucket(rate: 100, burst: 200, now: 1000)
+        var taken = 0
+        while b.take(now: 1000) { taken += 1 }
+        #expect(taken == 200)
+        let at1009 = b.take(now: 1009)
+        #expect(!at1009)                   // 0.9 tokens refilled
+        let at1010 = b.take(now: 1010)
+        #expect(at1010)                    // 1 token after 10 ms
+        let again = b.take(now: 1010)
+        #expect(!again)
+        var later = 0
+        while b.take(now: 2010) { later += 1 }
+        #expect(later == 100)              // one second: 100 more, not the burst
+        var full = 0
+        while b.take(now: 100_000) { full += 1 }
+        #expect(full == 200)               // capped at the burst
+    }
+}
+
+@Suite("Broker history")
+struct BrokerTests {
+    func broker(size: Int = 5, ttl: Millis = 1000) -> Broker {
+        var s = Broker.Settings()
+        s.historySize = size
+        s.historyTTL = ttl
+        return Broker(settings: s, hubs: [LoopHub(index: 0)])
+    }
+
+    func publish(_ b: Broker, _ n: Int, at now: Millis, channel: String = "prices:AAPL") throws -> [StreamPosition] {
+        let ch = try #require(ChannelName(channel))
+        return try (0..<n).map { i in
+            try b.publish([(ch, .object(JSONObject([("symbol", .string("AAPL")), ("n", .number(JSONNumber(i)))])))], now: now)[0]
+        }
+    }
+
+    @Test func replayHoldsTheNewestEventsWithinSizeAndAge() throws {
+        let b = broker()
+        let ch = try #require(ChannelName("prices:AAPL"))
+        let positions = try publish(b, 8, at: 100)
+        let epoch = positions[0].epoch
+        #expect(positions.map(\.seq) == Array(1...8))
+        #expect(Set(positions.map(\.epoch)).count == 1)
+        // 4...8 held: since 3 recoverable, since 2 not.
+        #expect(b.position(ch, since: StreamPosition(epoch: epoch, seq: 3), now: 200).recovered == true)
+        #expect(b.position(ch, since: StreamPosition(epoch: epoch, seq: 2), now: 200).recovered == false)
+        #expect(b.position(ch, since: StreamPosition(epoch: epoch, seq: 8), now: 200).recovered == true)
+        #expect(b.position(ch, since: StreamPosition(epoch: epoch, seq: 9), now: 200).recovered == false)
+        #expect(b.position(ch, since: StreamPosition(epoch: "other", seq: 8), now: 200).recovered == false)
+        #expect(b.position(ch, since: nil, now: 200).recovered == nil)
+        let (replay, last) = b.attach(ch, hub: 0, after: 5, now: 200)
+        #expect(replay.map(\.seq) == [6, 7, 8])
+        #expect(last == 8)
+        // Past the age limit nothing replays, but the latest value stays for prices.latest.
+        #expect(b.position(ch, since: StreamPosition(epoch: epoch, seq: 7), now: 5000).recovered == false)
+        #expect(b.attach(ch, hub: 0, after: 7, now: 5000).replay.isEmpty)
+        #expect(b.latest(ch)?.seq == 8)
+    }
+
+    @Test func manyPublishesKeepTheRingBounded() throws {
+        let b = broker(size: 3)
+        let ch = try #require(ChannelName("prices:AAPL"))
+        _ = try publish(b, 1000, at: 1)
+        #expect(b.attach(ch, hub: 0, after: 0, now: 1).replay.map(\.seq) == [998, 999, 1000])
+    }
+
+    @Test func channelLimit() throws {
+        var s = Broker.Settings()
+        s.maxChannels = 2
+        let b = Broker(settings: s, hubs: [LoopHub(index: 0)])
+        _ = try publish(b, 1, at: 1, channel: "prices:A")
+        _ = try publish(b, 1, at: 1, channel: "prices:B")
+        #expect(throws: Broker.PublishError.tooManyChannels) { _ = try publish(b, 1, at: 1, channel: "prices:C") }
+        _ = try publish(b, 1, at: 1, channel: "prices:A")   // existing channels still work
+    }
+
+    @Test func epochsAreRandomHex() {
+        let a = Broker.newEpoch(), b = Broker.newEpoch()
+        #expect(a != b)
+        #expect(a.utf8.count == 16 && a.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
+    }
+
+    @Test func eventFramesAreOneUnmaskedTextFrame() throws {
+        let b = broker()
+        let ch = try #require(ChannelName("prices:AAPL"))
+        _ = try publish(b, 1, at: 1)
+        let e = try #require(b.latest(ch))
+        let bytes = Array(e.frame.bytes)
+        #expect(bytes[0] == 0x81)   // FIN, text, no RSV, unmasked
+        #expect(bytes[1] == 126)
+        #expect(Int(bytes[2]) << 8 | Int(bytes[3]) == bytes.count - 4)
+        let payload = String(decoding: bytes[4...], as: UTF8.self)
+        #expect(payload == "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"channel\":\"prices:AAPL\",\"epoch\":\"\(e.position.epoch)\",\"seq\":1,\"data\":{\"symbol\":\"AAPL\",\"n\":0}}}")
+    }
+}

@@ -1,0 +1,187 @@
+// The gateway on an in-process server (real sockets, two event loops), and a JSON-RPC client
+// that keeps server-initiated events apart from answers.
+import Gateway
+import JSON
+import Reactor
+import Server
+
+let testPublisherKey = "test-publisher-key-0123456789"
+
+/// A started gateway: `Server` + `Gateway` wired like `quantumvest serve` does.
+final class TestGateway: Sendable {
+    let server: Server
+    let gateway: Gateway
+
+    init(threads: Int = 2, _ adjust: (inout GatewayConfiguration) -> Void = { _ in },
+         server adjustServer: (inout ServerConfiguration) -> Void = { _ in }) throws {
+        var g = GatewayConfiguration()
+        g.publisherKeys = [testPublisherKey]
+        adjust(&g)
+        var cfg = ServerConfiguration()
+        cfg.port = 0
+        cfg.threads = threads
+        cfg.headTimeout = 2000
+        cfg.closeTimeout = 500
+        cfg.drainTimeout = 1000
+        adjustServer(&cfg)
+        let gateway = Gateway(configuration: g, loops: threads, logger: testLogger)
+        var routes = Routes()
+        gateway.install(into: &routes)
+        server = try Server(configuration: cfg, routes: routes, logger: testLogger)
+        gateway.attach(server.loops)
+        self.gateway = gateway
+        server.start()
+    }
+
+    var port: Int { server.port }
+
+    func stop() {
+        gateway.beginDrain()
+        server.shutdown()
+    }
+
+    /// A /ws client; `publisher` presents the publisher key.
+    func client(publisher: Bool = false, headers: [String] = [], receiveBuffer: Int32? = nil) throws -> RPCClient {
+        var h = headers
+        if publisher { h.append("Authorization: Bearer \(testPublisherKey)") }
+        return RPCClient(try TCPClient.webSocket(port: port, path: "/ws", extraHeaders: h, receiveBuffer: receiveBuffer))
+    }
+
+    /// POST /api/v1/publish with `body`.
+    func httpPublish(_ body: String, key: String? = testPublisherKey) throws -> HTTPReply {
+        let c = try TCPClient(port: port)
+        defer { c.close() }
+        var headers = ["Host: 127.0.0.1", "Content-Type: application/json", "Content-Length: \(body.utf8.count)", "Connection: close"]
+        if let key { headers.append("Authorization: Bearer \(key)") }
+        return try c.exchange(rawRequest("POST", "/api/v1/publish", headers) + Array(body.utf8))
+    }
+}
+
+/// One JSON message from the server.
+struct Incoming {
+    let value: JSONValue
+    let raw: [UInt8]
+
+    var isEvent: Bool { value["method"] == .string("event") }
+    var params: JSONValue? { value["params"] }
+    var seq: Int64? { params?["seq"]?.numberValue?.int64 }
+    var error: JSONValue? { value["error"] }
+    var errorCode: Int64? { error?["code"]?.numberValue?.int64 }
+    var errorReason: String? { error?["data"]?["reason"]?.stringValue }
+    var result: JSONValue? { value["result"] }
+}
+
+extension JSONValue {
+    subscript(key: String) -> JSONValue? { objectValue?[key] }
+    subscript(index: Int) -> JSONValue? {
+        guard let a = arrayValue, index >= 0, index < a.count else { return nil }
+        return a[index]
+    }
+}
+
+/// A JSON-RPC client over TCPClient. Events and answers arrive interleaved; `call` returns the
+/// answer with its id and keeps events that came first in `events`.
+final class RPCClient {
+    let tcp: TCPClient
+    private var nextID = 1
+    /// Events received and not yet taken, in arrival order.
+    var events: [Incoming] = []
+    /// Answers not yet claimed (e.g. batch answers, answers to `send`).
+    var answers: [Incoming] = []
+    /// Non-text frames (close, ping) seen while reading.
+    var controlFrames: [ReceivedFrame] = []
+
+    init(_ tcp: TCPClient) { self.tcp = tcp }
+
+    /// Sends raw text as one frame.
+    func sendText(_ text: String) throws { try tcp.send(WSFrame.text(text)) }
+
+    /// Sends a request and returns its id.
+    @discardableResult
+    func send(_ method: String, _ params: String? = nil) throws -> Int {
+        let id = nextID
+        nextID += 1
+        let p = params.map { ",\"params\":\($0)" } ?? ""
+        try sendText("{\"jsonrpc\":\"2.0\",\"id\":\(id),\"method\":\"\(method)\"\(p)}")
+        return id
+    }
+
+    /// Calls a method and waits for its answer.
+    func call(_ method: String, _ params: String? = nil, timeoutMs: Int = 3000) throws -> Incoming {
+        let id = try send(method, params)
+        return try answer(id: id, timeoutMs: timeoutMs)
+    }
+
+    /// The answer with this id.
+    func answer(id: Int, timeoutMs: Int = 3000) throws -> Incoming {
+        let start = ContinuousClock.now
+        while true {
+            if let i = answers.firstIndex(where: { $0.value["id"] == .number(JSONNumber(id)) }) {
+                return answers.remove(at: i)
+            }
+            let left = timeoutMs - millis(since: start)
+            guard left > 0 else { throw ClientError("no answer to id \(id) within \(timeoutMs) ms") }
+            try readOne(timeoutMs: left)
+        }
+    }
+
+    /// The next message that is not an event (an answer to a raw send, a batch answer).
+    func nextAnswer(timeoutMs: Int = 3000) throws -> Incoming {
+        let start = ContinuousClock.now
+        while answers.isEmpty {
+            let left = timeoutMs - millis(since: start)
+            guard left > 0 else { throw ClientError("no answer within \(timeoutMs) ms") }
+            try readOne(timeoutMs: left)
+        }
+        return answers.removeFirst()
+    }
+
+    /// Waits until `count` events are held (or throws).
+    func waitForEvents(_ count: Int, timeoutMs: Int = 5000) throws {
+        let start = ContinuousClock.now
+        while events.count < count {
+            let left = timeoutMs - millis(since: start)
+            guard left > 0 else { throw ClientError("\(events.count) of \(count) events within \(timeoutMs) ms") }
+            try readOne(timeoutMs: left)
+        }
+    }
+
+    /// Takes the events received so far.
+    func takeEvents() -> [Incoming] {
+        defer { events = [] }
+        return events
+    }
+
+    /// Reads whatever arrives within `ms` (to check that nothing more comes).
+    func drain(forMs ms: Int) {
+        let start = ContinuousClock.now
+        while millis(since: start) < ms {
+            do { try readOne(timeoutMs: ms - millis(since: start)) } catch { return }
+        }
+    }
+
+    /// The close frame the server sends next (answers and events before it are kept).
+    func awaitCloseFrame(timeoutMs: Int = 3000) throws -> ReceivedFrame {
+        let start = ContinuousClock.now
+        while true {
+            if let f = controlFrames.first(where: { $0.opcode == Op.close }) { return f }
+            let left = timeoutMs - millis(since: start)
+            guard left > 0 else { throw ClientError("no close frame within \(timeoutMs) ms") }
+            try readOne(timeoutMs: left)
+        }
+    }
+
+    func readOne(timeoutMs: Int) throws {
+        let frame = try tcp.readFrame(timeoutMs: timeoutMs)
+        guard frame.opcode == Op.text else {
+            if frame.opcode == Op.ping { try tcp.send(WSFrame.build(Op.pong, frame.payload)) }
+            controlFrames.append(frame)
+            return
+        }
+        let value = try JSONParser().parse(frame.payload)
+        let m = Incoming(value: value, raw: frame.payload)
+        if m.isEvent { events.append(m) } else { answers.append(m) }
+    }
+
+    func close() { tcp.close() }
+}
