@@ -32,6 +32,9 @@ struct Credentials: Sendable {
             header = String(parts[1])
         }
         let query = head.queryParameter("access_token")
+        if query != nil, (head.query ?? "").split(separator: "&").filter({ $0.hasPrefix("access_token=") || $0 == "access_token" }).count > 1 {
+            return .failure(HTTPRejection(.badRequest, "access_token given more than once"))
+        }
         if let header, let query, header != query {
             return .failure(HTTPRejection(.badRequest, "two different credentials (header and access_token)"))
         }

@@ -9,8 +9,11 @@ import WebSocketProtocol
 /// `maxRate` pacing, conflation over the outgoing bound and the slow-consumer close (4008).
 /// Lives on its connection's loop thread.
 public final class GatewaySession: WebSocketApplication {
-    /// Weak: the connection owns the session (as its application), not the other way.
-    private weak var ws: WebSocketConnection?
+    /// The connection owns the session (as its application), not the other way round. Both
+    /// stay alive until `webSocketDidClose` (the loop reaps a connection only after that call),
+    /// so every use below is behind `isClosed`; no reference counting on the event path.
+    private unowned(unsafe) let ws: WebSocketConnection
+    private unowned(unsafe) let connection: Connection
     let context: GatewayContext
     let hub: LoopHub
     private unowned(unsafe) let loop: EventLoop
@@ -32,6 +35,7 @@ public final class GatewaySession: WebSocketApplication {
 
     init(ws: WebSocketConnection, context: GatewayContext, hub: LoopHub, role: Role) {
         self.ws = ws
+        self.connection = ws.connection
         self.context = context
         self.hub = hub
         self.loop = ws.connection.loop
@@ -45,12 +49,12 @@ public final class GatewaySession: WebSocketApplication {
 
     var now: Millis { loop.now }
     var logger: Logger { context.logger }
-    var connectionID: String { ws?.connection.id.description ?? "-" }
+    var connectionID: String { isClosed ? "-" : connection.id.description }
 
     func assertInLoop() { loop.assertInLoop() }
 
     /// Bytes queued to this client and not yet taken by the kernel.
-    var queuedBytes: Int { ws?.connection.queuedBytes ?? 0 }
+    var queuedBytes: Int { isClosed ? 0 : connection.queuedBytes }
 
     // MARK: Receiving
 
@@ -130,7 +134,7 @@ public final class GatewaySession: WebSocketApplication {
 
     /// Queues a reply (they count toward the outgoing bound like events).
     func sendReply(_ bytes: [UInt8]) {
-        guard !isClosed, let ws else { return }
+        guard !isClosed else { return }
         bytes.withUnsafeBytes { ws.send(.text, $0) }
         noteQueued()
     }
@@ -143,7 +147,8 @@ public final class GatewaySession: WebSocketApplication {
     }
 
     func close(_ code: CloseCode, reason: String) {
-        ws?.close(code, reason: reason)
+        guard !isClosed else { return }
+        ws.close(code, reason: reason)
     }
 
     /// Sends an event to one subscription, now or later: `maxRate` pacing and a full outgoing
@@ -178,7 +183,6 @@ public final class GatewaySession: WebSocketApplication {
     }
 
     private func send(_ event: Event, to s: Subscription, now: Millis) {
-        guard let ws else { return }
         ws.send(sharedFrame: event.frame)
         s.lastSeq = event.seq
         s.pendingEvent = nil
