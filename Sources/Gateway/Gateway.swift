@@ -33,8 +33,10 @@ public final class Gateway: Sendable {
     private let credentials: Credentials
     private let drain = DrainFlag()
 
-    /// `loops`: how many event loops the server will run (one hub each).
-    public init(configuration: GatewayConfiguration, loops: Int, logger: Logger) {
+    /// `loops`: how many event loops the server will run (one hub each). `modules` register
+    /// more methods (auth, portfolio, risk, …) next to the channel methods.
+    public init(configuration: GatewayConfiguration, loops: Int, logger: Logger,
+                modules: (inout MethodRegistry, Broker) -> Void = { _, _ in }) {
         self.configuration = configuration
         let hubs = (0..<max(1, loops)).map { LoopHub(index: $0) }
         self.hubs = hubs
@@ -42,6 +44,7 @@ public final class Gateway: Sendable {
         self.broker = broker
         var methods = MethodRegistry()
         ChannelMethods.register(in: &methods, broker: broker, configuration: configuration)
+        modules(&methods, broker)
         self.context = GatewayContext(configuration: configuration, methods: methods, broker: broker, logger: logger)
         self.credentials = Credentials(configuration)
     }

@@ -1,4 +1,5 @@
 import JSON
+import Reactor
 
 /// One request being handled. The handler answers exactly once with `succeed` or `fail`, on the
 /// session's event loop thread (work done elsewhere hops back with `loop.execute` first). A
@@ -37,6 +38,12 @@ public final class RPCCall {
     /// subscription starts delivering only after the client has read its answer.
     public func afterReply(_ action: @escaping () -> Void) {
         collector.afterReply.append(action)
+    }
+
+    /// For work done off the loop (a database query): a token any thread may answer with; the
+    /// answer is carried back to the session's loop. The loop never waits for it.
+    public func deferred() -> DeferredAnswer {
+        DeferredAnswer(call: self, loop: session.eventLoop)
     }
 
     private func begin() -> Bool {
@@ -88,5 +95,26 @@ final class ReplyCollector {
         let actions = afterReply
         afterReply = []
         for action in actions { action() }
+    }
+}
+
+/// Answers an `RPCCall` from any thread (see `RPCCall.deferred`). The call itself never leaves
+/// its loop: the token only carries it across, and it is touched again on that loop.
+public final class DeferredAnswer: @unchecked Sendable {
+    // Only dereferenced inside tasks that run on `loop` (the call's own thread).
+    private let call: RPCCall
+    private let loop: EventLoop
+
+    init(call: RPCCall, loop: EventLoop) {
+        self.call = call
+        self.loop = loop
+    }
+
+    public func succeed(_ result: JSONValue) {
+        loop.execute { [self] in call.succeed(result) }
+    }
+
+    public func fail(_ error: RPCError) {
+        loop.execute { [self] in call.fail(error) }
     }
 }

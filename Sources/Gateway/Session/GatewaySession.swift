@@ -48,6 +48,8 @@ public final class GatewaySession: WebSocketApplication {
     }
 
     var now: Millis { loop.now }
+    /// The loop this session lives on (deferred answers come back through it).
+    var eventLoop: EventLoop { loop }
     var logger: Logger { context.logger }
     var connectionID: String { isClosed ? "-" : connection.id.description }
 

@@ -13,7 +13,8 @@ final class TestGateway: Sendable {
     let gateway: Gateway
 
     init(threads: Int = 2, _ adjust: (inout GatewayConfiguration) -> Void = { _ in },
-         server adjustServer: (inout ServerConfiguration) -> Void = { _ in }) throws {
+         server adjustServer: (inout ServerConfiguration) -> Void = { _ in },
+         modules: (inout MethodRegistry, Broker) -> Void = { _, _ in }) throws {
         var g = GatewayConfiguration()
         g.publisherKeys = [testPublisherKey]
         adjust(&g)
@@ -24,7 +25,7 @@ final class TestGateway: Sendable {
         cfg.closeTimeout = 500
         cfg.drainTimeout = 1000
         adjustServer(&cfg)
-        let gateway = Gateway(configuration: g, loops: threads, logger: testLogger)
+        let gateway = Gateway(configuration: g, loops: threads, logger: testLogger, modules: modules)
         var routes = Routes()
         gateway.install(into: &routes)
         server = try Server(configuration: cfg, routes: routes, logger: testLogger)
