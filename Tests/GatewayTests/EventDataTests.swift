@@ -110,6 +110,19 @@ struct BrokerTests {
         #expect(b.latest(ch)?.seq == 8)
     }
 
+    @Test func trimmingDropsExpiredHistoryButKeepsTheLatest() throws {
+        let b = broker(size: 10, ttl: 1000)
+        let ch = try #require(ChannelName("prices:AAPL"))
+        _ = try publish(b, 4, at: 100)
+        b.trimExpiredHistory(now: 600)
+        #expect(b.attach(ch, hub: 0, after: 0, now: 600).replay.count == 4)   // young: kept
+        b.trimExpiredHistory(now: 2000)
+        #expect(b.attach(ch, hub: 0, after: 0, now: 0).replay.isEmpty)       // gone, whatever the clock says now
+        #expect(b.latest(ch)?.seq == 4)
+        _ = try publish(b, 1, at: 2100)
+        #expect(b.attach(ch, hub: 0, after: 0, now: 2100).replay.map(\.seq) == [5])
+    }
+
     @Test func manyPublishesKeepTheRingBounded() throws {
         let b = broker(size: 3)
         let ch = try #require(ChannelName("prices:AAPL"))

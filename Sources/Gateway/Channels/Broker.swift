@@ -16,7 +16,7 @@ public final class Broker: Sendable {
         /// Events older than this (ms) are not replayed.
         public var historyTTL: Millis = 300_000
         /// Channels the broker holds at most (a publisher cannot grow memory without bound).
-        public var maxChannels = 100_000
+        public var maxChannels = 50_000
 
         public init() {}
     }
@@ -33,6 +33,7 @@ public final class Broker: Sendable {
     init(settings: Settings, hubs: [LoopHub]) {
         self.settings = settings
         self.hubs = hubs
+        hubs.first?.trims(self)
     }
 
     // MARK: Publishing
@@ -126,6 +127,15 @@ public final class Broker: Sendable {
         state.withLock { table in channels.map { table[$0.name]?.latest } }
     }
 
+    /// Drops expired history from every channel, so a channel that stopped publishing does not
+    /// hold its last `historySize` events forever (its latest event stays, for `*.latest`).
+    /// Called every few seconds by one loop's hub; O(channels) under the lock.
+    public func trimExpiredHistory(now: Millis) {
+        state.withLock { channels in
+            for r in channels.values { r.trimExpired(now: now, ttl: settings.historyTTL) }
+        }
+    }
+
     /// Channels held (metrics, tests).
     public var channelCount: Int { state.withLock { $0.count } }
 
@@ -177,8 +187,12 @@ final class ChannelRecord {
         }
     }
 
-    private func trimExpired(now: Millis, ttl: Millis) {
+    func trimExpired(now: Millis, ttl: Millis) {
         while start < history.count, now &- history[start].publishedAt > ttl { start += 1 }
+        if start == history.count {
+            history = []
+            start = 0
+        }
     }
 
     /// Whether every event after `since` is still held (and young enough to replay).

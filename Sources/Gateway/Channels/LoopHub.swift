@@ -25,9 +25,18 @@ final class LoopHub: @unchecked Sendable {
     private var overBound: [GatewaySession] = []
     /// Scratch array reused each pass, so delivery allocates nothing.
     private var batch: [Event] = []
+    /// Hub 0 trims the broker's expired history this often.
+    private weak var broker: Broker?
+    private var nextTrim: Millis = 0
+    static let trimInterval: Millis = 10_000
 
     init(index: Int) {
         self.index = index
+    }
+
+    /// The broker whose expired history this hub trims now and then (hub 0 only).
+    func trims(_ broker: Broker) {
+        self.broker = broker
     }
 
     func bind(_ loop: EventLoop) {
@@ -85,6 +94,10 @@ final class LoopHub: @unchecked Sendable {
     }
 
     private func runPass() {
+        if let broker, let now = loop?.now, now >= nextTrim {
+            nextTrim = now + LoopHub.trimInterval
+            broker.trimExpiredHistory(now: now)
+        }
         deliverInbox()
         if !pending.isEmpty { sendDuePending() }
         if !overBound.isEmpty { checkOverBound() }
