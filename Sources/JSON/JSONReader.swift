@@ -2,35 +2,28 @@
 /// strings with escapes. The input is passed to every step and never stored (STYLE 7.3.2).
 ///
 /// Containers are kept on explicit stacks instead of the call stack, so nesting costs heap, not
-/// stack, and `maxDepth` is the only limit.
+/// stack, and `maxDepth` is the only limit. The elements and members of all open containers
+/// share two stacks; a container that closes takes its own as one array of exactly its size
+/// (cheaper than growing an array per container, and no spare capacity left in the result).
 struct JSONReader {
-    private(set) var i = 0
+    private var i = 0
     private let maxDepth: Int
-    private var open: [Container] = []
-    private var arrays: [[JSONValue]] = []
-    private var objects: [PendingObject] = []
+    private var open: [OpenContainer] = []
+    private var elements: [JSONValue] = []
+    /// An object's member is pushed with its key as soon as the key is read, its value filled
+    /// in once parsed: nested members are all popped by then, so it is still the last one.
+    private var members: [(key: String, value: JSONValue)] = []
     private var scratch: [UInt8] = []
 
-    private enum Container { case array, object }
-
-    private struct PendingObject {
-        var members: [(key: String, value: JSONValue)] = []
-        /// The key whose value is being parsed.
-        var key = ""
-        /// Built once an object grows past `linearLimit` keys, so a hostile object with many
-        /// keys costs O(n), not O(n²), to check.
+    private struct OpenContainer {
+        let isObject: Bool
+        /// Where its elements or members begin on their stack.
+        let start: Int
+        /// An object's keys, built once it grows past `linearLimit` members, so a hostile object
+        /// with many keys costs O(n), not O(n²), to check.
         var seen: Set<String>?
 
         static let linearLimit = 16
-
-        /// False when `key` is already a member. Keys compare as Swift strings (canonical
-        /// equivalence), as `JSONObject`'s subscript does, so no two members can answer one lookup.
-        mutating func insertKey(_ key: String) -> Bool {
-            if seen != nil { return seen!.insert(key).inserted }
-            if members.count < Self.linearLimit { return !members.contains { $0.key == key } }
-            seen = Set(members.lazy.map(\.key))
-            return seen!.insert(key).inserted
-        }
     }
 
     init(maxDepth: Int) { self.maxDepth = maxDepth }
@@ -62,24 +55,24 @@ struct JSONReader {
             var value: JSONValue
             switch b[i] {
             case UInt8(ascii: "{"):
-                try openContainer(.object)
+                try openContainer(isObject: true)
                 i += 1
                 skipWhitespace(b)
                 if i < n && b[i] == UInt8(ascii: "}") {
                     i += 1
-                    close()
+                    open.removeLast()
                     value = .object(JSONObject())
                 } else {
                     try key(b)
                     continue nextValue
                 }
             case UInt8(ascii: "["):
-                try openContainer(.array)
+                try openContainer(isObject: false)
                 i += 1
                 skipWhitespace(b)
                 if i < n && b[i] == UInt8(ascii: "]") {
                     i += 1
-                    close()
+                    open.removeLast()
                     value = .array([])
                 } else {
                     continue nextValue
@@ -97,19 +90,8 @@ struct JSONReader {
                 skipWhitespace(b)
                 guard i < n else { throw fail(.unexpectedEnd, at: n) }
                 let c = b[i]
-                switch container {
-                case .array:
-                    arrays[arrays.count - 1].append(value)
-                    if c == UInt8(ascii: ",") {
-                        i += 1
-                        continue nextValue
-                    }
-                    guard c == UInt8(ascii: "]") else { throw unexpected(b) }
-                    i += 1
-                    value = .array(arrays.removeLast())
-                case .object:
-                    let last = objects.count - 1
-                    objects[last].members.append((objects[last].key, value))
+                if container.isObject {
+                    members[members.count - 1].value = value
                     if c == UInt8(ascii: ",") {
                         i += 1
                         skipWhitespace(b)
@@ -117,30 +99,28 @@ struct JSONReader {
                         continue nextValue
                     }
                     guard c == UInt8(ascii: "}") else { throw unexpected(b) }
-                    i += 1
-                    value = .object(JSONObject(objects.removeLast().members))
+                    value = .object(JSONObject(Array(members[container.start...])))
+                    members.removeSubrange(container.start...)
+                } else {
+                    elements.append(value)
+                    if c == UInt8(ascii: ",") {
+                        i += 1
+                        continue nextValue
+                    }
+                    guard c == UInt8(ascii: "]") else { throw unexpected(b) }
+                    value = .array(Array(elements[container.start...]))
+                    elements.removeSubrange(container.start...)
                 }
+                i += 1
                 open.removeLast()
             }
             return value
         }
     }
 
-    private mutating func openContainer(_ container: Container) throws(JSONParseError) {
+    private mutating func openContainer(isObject: Bool) throws(JSONParseError) {
         guard open.count < maxDepth else { throw fail(.tooDeep, at: i) }
-        open.append(container)
-        switch container {
-        case .array: arrays.append([])
-        case .object: objects.append(PendingObject())
-        }
-    }
-
-    /// Closes the innermost container while it is still empty.
-    private mutating func close() {
-        switch open.removeLast() {
-        case .array: arrays.removeLast()
-        case .object: objects.removeLast()
-        }
+        open.append(OpenContainer(isObject: isObject, start: isObject ? members.count : elements.count))
     }
 
     /// A member's key and its colon; `i` is at the key's quote (after whitespace).
@@ -148,11 +128,23 @@ struct JSONReader {
         guard i < b.count && b[i] == UInt8(ascii: "\"") else { throw unexpected(b) }
         let start = i
         let key = try string(b)
-        guard objects[objects.count - 1].insertKey(key) else { throw fail(.duplicateKey(key), at: start) }
-        objects[objects.count - 1].key = key
+        guard isNewKey(key) else { throw fail(.duplicateKey(key), at: start) }
+        members.append((key, .null))
         skipWhitespace(b)
         guard i < b.count && b[i] == UInt8(ascii: ":") else { throw unexpected(b) }
         i += 1
+    }
+
+    /// False when the innermost object already has `key`, and so the message is ambiguous. Keys
+    /// compare as Swift strings (canonical equivalence), as `JSONObject`'s subscript does, so
+    /// no two members can answer one lookup.
+    private mutating func isNewKey(_ key: String) -> Bool {
+        let last = open.count - 1
+        if open[last].seen != nil { return open[last].seen!.insert(key).inserted }
+        let mine = members[open[last].start...]
+        if mine.count < OpenContainer.linearLimit { return !mine.contains { $0.key == key } }
+        open[last].seen = Set(mine.lazy.map(\.key))
+        return open[last].seen!.insert(key).inserted
     }
 
     private mutating func skipWhitespace(_ b: UnsafeRawBufferPointer) {
