@@ -90,6 +90,44 @@ public final class WebSocketConnection: ConnectionHandler {
         text.withUTF8 { send(.text, UnsafeRawBufferPointer($0)) }
     }
 
+    /// The key under which a compressed copy of a shared message suits this connection: its
+    /// server window bits, when it agreed to no server context takeover (every message then
+    /// compresses on its own, so one copy serves every such connection with the same window).
+    /// nil: send shared messages uncompressed (always allowed by RFC 7692).
+    public var sharedCompressionKey: Int? {
+        guard let compression, compression.parameters.serverNoContextTakeover else { return nil }
+        return compression.parameters.serverMaxWindowBits
+    }
+
+    /// Messages shorter than this go out uncompressed.
+    public var compressionMinSize: Int { compression?.minMessageSize ?? .max }
+
+    /// A sealed, compressed (RSV1) frame of `payload` for every connection whose
+    /// `sharedCompressionKey` equals this one's; nil when it would not be smaller or this
+    /// connection has no shared key. Uses the loop's shared deflater.
+    public func makeSharedCompressedFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> ByteChunk? {
+        guard let compression, sharedCompressionKey != nil else { return nil }
+        let deflater = compression.deflater()
+        defer { compression.didCompress(deflater) }
+        let room = deflater.maxCompressedSize(payload.count)
+        let chunk = ByteChunk(capacity: FrameEncoder.maxHeaderLength + room)
+        var smaller = false
+        chunk.withUnsafeTail(reserving: FrameEncoder.maxHeaderLength + room) { out in
+            guard let base = out.baseAddress else { return 0 }
+            let gap = FrameEncoder.maxHeaderLength
+            guard let c = deflater.compress(payload, into: UnsafeMutableRawBufferPointer(start: base + gap, count: room)),
+                  c < payload.count else { return 0 }
+            let h = FrameEncoder.headerLength(payloadLength: c)
+            (base + h).copyMemory(from: base + gap, byteCount: c)   // memmove: the ranges may overlap
+            _ = FrameEncoder.writeHeader(opcode: opcode, rsv1: true, payloadLength: c, to: base)
+            smaller = true
+            return h + c
+        }
+        guard smaller else { return nil }
+        chunk.seal()
+        return chunk
+    }
+
     /// Queues a frame that was encoded once for many connections (shared, not copied).
     public func send(sharedFrame: ByteChunk) {
         guard state == .open else { return }

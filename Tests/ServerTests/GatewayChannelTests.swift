@@ -2,6 +2,7 @@ import Gateway
 import JSON
 import Synchronization
 import Testing
+import WebSocketProtocol
 
 /// Subscribing, publishing, recovery and snapshots over real sockets on two event loops.
 @Suite("Gateway channels")
@@ -240,4 +241,37 @@ final class StopFlag: Sendable {
     private let flag = Synchronization.Atomic<Bool>(false)
     var isSet: Bool { flag.load(ordering: .relaxed) }
     func set() { flag.store(true, ordering: .relaxed) }
+}
+
+/// permessage-deflate subscribers: an event large enough is compressed once per loop and the
+/// same compressed frame goes to each of them; small events and plain clients get plain frames.
+@Suite("Gateway events with permessage-deflate")
+struct GatewayDeflateEventTests {
+    @Test func largeEventsAreCompressedForDeflateClientsOnly() throws {
+        let g = try TestGateway(threads: 1)
+        defer { g.stop() }
+        let deflate = ["Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"]
+        let zipped = try (0..<3).map { _ in try g.client(headers: deflate) }
+        let plain = try g.client()
+        let pub = try g.client(publisher: true)
+        defer { for c in zipped + [plain, pub] { c.close() } }
+        for c in zipped + [plain] { _ = try c.call("subscribe", "{\"channel\":\"prices:ZIP\"}") }
+        let note = String(repeating: "compressible ", count: 60)
+        _ = try pub.call("publish", "{\"channel\":\"prices:ZIP\",\"data\":{\"symbol\":\"ZIP\",\"price\":\"1\",\"ts\":1,\"note\":\"\(note)\"}}")
+        _ = try pub.call("publish", "{\"channel\":\"prices:ZIP\",\"data\":{\"symbol\":\"ZIP\",\"price\":\"2\",\"ts\":2}}")
+        let plainBig = try plain.tcp.readFrame()
+        let plainSmall = try plain.tcp.readFrame()
+        #expect(plainBig.rsv == 0 && plainSmall.rsv == 0)
+        var compressedFrames: [[UInt8]] = []
+        for c in zipped {
+            let big = try c.tcp.readFrame()
+            let small = try c.tcp.readFrame()
+            #expect(big.rsv == 0x40, "RSV1: compressed")
+            #expect(big.payload.count < plainBig.payload.count / 2)
+            #expect(try Inflater().inflate(big.payload, limit: 1 << 20) == plainBig.payload)
+            #expect(small.rsv == 0 && small.payload == plainSmall.payload)   // under --deflate-min-size
+            compressedFrames.append(big.wireBytes)
+        }
+        #expect(Set(compressedFrames).count == 1)   // one compression, the same bytes for all
+    }
 }

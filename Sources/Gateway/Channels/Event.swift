@@ -23,6 +23,8 @@ public final class Event: Sendable {
     public let publishedAt: Millis
     /// `{"jsonrpc":"2.0","method":"event","params":{…}}` as one unmasked text frame.
     public let frame: ByteChunk
+    /// Where the notification starts in `frame` (after the header).
+    let payloadOffset: Int
 
     /// `dataJSON` is `data` already written (done before the broker's lock is taken).
     init(channel: ChannelName, position: StreamPosition, data: JSONValue, dataJSON: [UInt8], publishedAt: Millis) {
@@ -36,6 +38,7 @@ public final class Event: Sendable {
         w.writeRaw("}")
         let payload = w.bytes
         let chunk = ByteChunk(capacity: FrameEncoder.maxHeaderLength + payload.count)
+        self.payloadOffset = FrameEncoder.headerLength(payloadLength: payload.count)
         chunk.withUnsafeTail(reserving: FrameEncoder.maxHeaderLength + payload.count) { out in
             guard let base = out.baseAddress else { return 0 }
             let h = FrameEncoder.writeHeader(opcode: .text, payloadLength: payload.count, to: base)
@@ -49,6 +52,9 @@ public final class Event: Sendable {
     }
 
     public var seq: UInt64 { position.seq }
+
+    /// The notification's bytes (the frame without its header).
+    var payload: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: frame.bytes[payloadOffset...]) }
 
     /// The notification's `params`: the "event" object that `prices.latest` and friends answer.
     public var params: JSONValue {

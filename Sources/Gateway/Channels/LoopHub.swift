@@ -1,4 +1,6 @@
 import Reactor
+import Server
+import WebSocketProtocol
 import Synchronization
 
 /// One event loop's side of the broker: which of its sessions subscribe to what, and the
@@ -25,6 +27,9 @@ final class LoopHub: @unchecked Sendable {
     private var overBound: [GatewaySession] = []
     /// Scratch array reused each pass, so delivery allocates nothing.
     private var batch: [Event] = []
+    /// Compressed copies made this pass: (event, window bits) → frame, or nil when compressing
+    /// did not pay. One deflate per event per window size per loop, not per subscriber.
+    private var compressed: [(event: Event, key: Int, frame: ByteChunk?)] = []
     /// Hub 0 trims the broker's expired history this often.
     private weak var broker: Broker?
     private var nextTrim: Millis = 0
@@ -93,7 +98,19 @@ final class LoopHub: @unchecked Sendable {
         overBound.append(session)
     }
 
+    /// The frame to send `event` to `ws`: compressed once per loop pass for every connection
+    /// that agreed to no server context takeover with the same window, else the plain frame.
+    func frame(for event: Event, to ws: WebSocketConnection) -> ByteChunk {
+        guard let key = ws.sharedCompressionKey, event.payload.count >= ws.compressionMinSize else { return event.frame }
+        if let hit = compressed.first(where: { $0.event === event && $0.key == key }) { return hit.frame ?? event.frame }
+        let made = ws.makeSharedCompressedFrame(.text, event.payload)
+        if compressed.count >= 64 { compressed.removeFirst(32) }
+        compressed.append((event, key, made))
+        return made ?? event.frame
+    }
+
     private func runPass() {
+        defer { if !compressed.isEmpty { compressed.removeAll(keepingCapacity: true) } }
         if let broker, let now = loop?.now, now >= nextTrim {
             nextTrim = now + LoopHub.trimInterval
             broker.trimExpiredHistory(now: now)

@@ -185,7 +185,7 @@ public final class GatewaySession: WebSocketApplication {
     }
 
     private func send(_ event: Event, to s: Subscription, now: Millis) {
-        ws.send(sharedFrame: event.frame)
+        ws.send(sharedFrame: hub.frame(for: event, to: ws))
         s.lastSeq = event.seq
         s.pendingEvent = nil
         if s.minInterval > 0 { s.nextAllowed = now + s.minInterval }
