@@ -73,6 +73,8 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private var drainDeadline: Millis?
+    private var drainPeers: DrainPeers?
+    private var drainIdleReported = false
     private var lastAcceptErrorLog: Millis = 0
 
     /// Tokens in `epoll_event.data` with the top bit set are not connections.
@@ -500,7 +502,13 @@ public final class EventLoop: @unchecked Sendable {
             flushPending()
             reapClosed()
             if let deadline = drainDeadline {
-                if connectionCount == 0 {
+                if connectionCount == 0 && !drainIdleReported {
+                    drainIdleReported = true
+                    drainPeers?.loopBecameIdle()
+                }
+                // Listeners stay open until every loop of the group is idle: a loop that quit
+                // alone would reset connections the kernel had already queued on its listener.
+                if connectionCount == 0 && (drainPeers?.allIdle ?? true) {
                     running = false
                 } else if now >= deadline {
                     logger.warning("drain timeout: closing remaining connections", [("connections", String(connectionCount))])
@@ -516,8 +524,9 @@ public final class EventLoop: @unchecked Sendable {
     /// Asks every connection to say goodbye and ends `run` once none is left or `timeout` ms
     /// have passed. Listeners stay open meanwhile, so readiness probes can still be answered
     /// (503) while clients move away; the layer above refuses new work. Any thread.
-    public func beginDrain(timeout: Millis) {
+    public func beginDrain(timeout: Millis, peers: DrainPeers? = nil) {
         execute { [self] in
+            drainPeers = peers
             guard drainDeadline == nil else { return }
             drainDeadline = now + timeout
             for c in slab {
@@ -525,4 +534,16 @@ public final class EventLoop: @unchecked Sendable {
             }
         }
     }
+}
+
+/// The loops of one group draining together: each reports once when it has no connection left,
+/// and none stops before all have (or its deadline passes).
+public final class DrainPeers: Sendable {
+    private let busy: Atomic<Int>
+
+    public init(loops: Int) { busy = Atomic(loops) }
+
+    func loopBecameIdle() { busy.subtract(1, ordering: .releasing) }
+
+    var allIdle: Bool { busy.load(ordering: .acquiring) <= 0 }
 }

@@ -63,7 +63,8 @@ public final class EventLoopGroup: @unchecked Sendable {
     /// Graceful stop: every loop stops accepting and drains (bounded by `timeout` ms); returns
     /// when all loop threads have ended.
     public func shutdown(timeout: Millis) {
-        for loop in loops { loop.beginDrain(timeout: timeout) }
+        let peers = DrainPeers(loops: loops.count)
+        for loop in loops { loop.beginDrain(timeout: timeout, peers: peers) }
         for t in threads { t.join() }
         threads.removeAll()
     }

@@ -12,6 +12,8 @@ final class HTTPConnection: ConnectionHandler {
     /// A request whose body is still arriving.
     private var pendingHead: HTTPRequestHead?
     private var body: [UInt8] = []
+    /// Requests answered on this connection (keep-alive).
+    private var servedRequests = 0
 
     init(connection: Connection, context: ServerContext) {
         self.connection = connection
@@ -66,7 +68,12 @@ final class HTTPConnection: ConnectionHandler {
     }
 
     func connectionShouldDrain(_ connection: Connection) {
-        connection.close(afterFlush: true)
+        // An idle keep-alive connection goes now. One with a request under way, or accepted a
+        // moment before the drain began (its first request is on the way: a readiness probe,
+        // say), is answered first — with 503 or `Connection: close` — within the head timeout.
+        if servedRequests > 0 && parser.bufferedCount == 0 && pendingHead == nil {
+            connection.close(afterFlush: true)
+        }
     }
 
     // MARK: Routing
@@ -108,6 +115,7 @@ final class HTTPConnection: ConnectionHandler {
             && !context.isDraining
         // HEAD: the GET response's headers, no body.
         connection.write(response.serialized(close: !keepAlive, includeBody: request.head.method != "HEAD"))
+        servedRequests += 1
         if keepAlive {
             connection.setDeadline(connection.loop.now + context.configuration.keepAliveTimeout)
         } else {

@@ -72,7 +72,7 @@ public struct HTTPRequestHead: Sendable, Equatable {
         return String(s)
     }
 
-    static func percentDecode(_ s: Substring) -> String? {
+    public static func percentDecode(_ s: Substring) -> String? {
         var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count)
         var it = s.utf8.makeIterator()

@@ -87,6 +87,10 @@ struct BrokerTests {
         }
     }
 
+    func grant(_ b: Broker, _ ch: ChannelName, since: StreamPosition?, snapshot: Bool = false, now: Millis) throws -> Broker.Grant {
+        try b.subscribe(ch, hub: 0, since: since, snapshot: snapshot, now: now)
+    }
+
     @Test func replayHoldsTheNewestEventsWithinSizeAndAge() throws {
         let b = broker()
         let ch = try #require(ChannelName("prices:AAPL"))
@@ -94,40 +98,68 @@ struct BrokerTests {
         let epoch = positions[0].epoch
         #expect(positions.map(\.seq) == Array(1...8))
         #expect(Set(positions.map(\.epoch)).count == 1)
-        // 4...8 held: since 3 recoverable, since 2 not.
-        #expect(b.position(ch, since: StreamPosition(epoch: epoch, seq: 3), now: 200).recovered == true)
-        #expect(b.position(ch, since: StreamPosition(epoch: epoch, seq: 2), now: 200).recovered == false)
-        #expect(b.position(ch, since: StreamPosition(epoch: epoch, seq: 8), now: 200).recovered == true)
-        #expect(b.position(ch, since: StreamPosition(epoch: epoch, seq: 9), now: 200).recovered == false)
-        #expect(b.position(ch, since: StreamPosition(epoch: "other", seq: 8), now: 200).recovered == false)
-        #expect(b.position(ch, since: nil, now: 200).recovered == nil)
-        let (replay, last) = b.attach(ch, hub: 0, after: 5, now: 200)
-        #expect(replay.map(\.seq) == [6, 7, 8])
-        #expect(last == 8)
-        // Past the age limit nothing replays, but the latest value stays for prices.latest.
-        #expect(b.position(ch, since: StreamPosition(epoch: epoch, seq: 7), now: 5000).recovered == false)
-        #expect(b.attach(ch, hub: 0, after: 7, now: 5000).replay.isEmpty)
+        // 4...8 held: since 3 recoverable (replays 4...8), since 2 not.
+        let ok = try grant(b, ch, since: StreamPosition(epoch: epoch, seq: 3), now: 200)
+        #expect(ok.recovered == true && ok.seq == 8 && ok.epoch == epoch)
+        #expect(ok.replay.map(\.seq) == [4, 5, 6, 7, 8])
+        #expect(try grant(b, ch, since: StreamPosition(epoch: epoch, seq: 2), now: 200).recovered == false)
+        let upToDate = try grant(b, ch, since: StreamPosition(epoch: epoch, seq: 8), snapshot: true, now: 200)
+        #expect(upToDate.recovered == true && upToDate.replay.isEmpty)   // no snapshot after a recovery
+        #expect(try grant(b, ch, since: StreamPosition(epoch: epoch, seq: 9), now: 200).recovered == false)
+        #expect(try grant(b, ch, since: StreamPosition(epoch: "other", seq: 8), now: 200).recovered == false)
+        let plain = try grant(b, ch, since: nil, now: 200)
+        #expect(plain.recovered == nil && plain.replay.isEmpty)
+        let snap = try grant(b, ch, since: StreamPosition(epoch: "other", seq: 1), snapshot: true, now: 200)
+        #expect(snap.recovered == false && snap.replay.map(\.seq) == [8])
+        // Past the age limit nothing replays, but the latest value stays for snapshots and *.latest.
+        #expect(try grant(b, ch, since: StreamPosition(epoch: epoch, seq: 7), now: 5000).recovered == false)
+        #expect(try grant(b, ch, since: nil, snapshot: true, now: 5000).replay.map(\.seq) == [8])
         #expect(b.latest(ch)?.seq == 8)
     }
 
     @Test func trimmingDropsExpiredHistoryButKeepsTheLatest() throws {
         let b = broker(size: 10, ttl: 1000)
         let ch = try #require(ChannelName("prices:AAPL"))
-        _ = try publish(b, 4, at: 100)
+        let epoch = try publish(b, 4, at: 100)[0].epoch
         b.trimExpiredHistory(now: 600)
-        #expect(b.attach(ch, hub: 0, after: 0, now: 600).replay.count == 4)   // young: kept
+        #expect(try grant(b, ch, since: StreamPosition(epoch: epoch, seq: 0), now: 600).replay.count == 4)   // young: kept
         b.trimExpiredHistory(now: 2000)
-        #expect(b.attach(ch, hub: 0, after: 0, now: 0).replay.isEmpty)       // gone, whatever the clock says now
+        // Gone, whatever the clock says at the next subscribe.
+        #expect(try grant(b, ch, since: StreamPosition(epoch: epoch, seq: 0), now: 0).recovered == false)
         #expect(b.latest(ch)?.seq == 4)
         _ = try publish(b, 1, at: 2100)
-        #expect(b.attach(ch, hub: 0, after: 0, now: 2100).replay.map(\.seq) == [5])
+        #expect(try grant(b, ch, since: StreamPosition(epoch: epoch, seq: 4), now: 2100).replay.map(\.seq) == [5])
+    }
+
+    @Test func publicationTimesNeverGoBackwards() throws {
+        // A publish stamped with an earlier clock reading than the previous one (another loop's
+        // cached time) must not make the older event look expired or the newer one look young.
+        let b = broker(size: 10, ttl: 1000)
+        let ch = try #require(ChannelName("prices:AAPL"))
+        let epoch = try publish(b, 1, at: 5000)[0].epoch
+        _ = try publish(b, 1, at: 4990)
+        #expect(try grant(b, ch, since: StreamPosition(epoch: epoch, seq: 0), now: 4995).replay.map(\.seq) == [1, 2])
     }
 
     @Test func manyPublishesKeepTheRingBounded() throws {
         let b = broker(size: 3)
         let ch = try #require(ChannelName("prices:AAPL"))
-        _ = try publish(b, 1000, at: 1)
-        #expect(b.attach(ch, hub: 0, after: 0, now: 1).replay.map(\.seq) == [998, 999, 1000])
+        let epoch = try publish(b, 1000, at: 1)[0].epoch
+        #expect(try grant(b, ch, since: StreamPosition(epoch: epoch, seq: 997), now: 1).replay.map(\.seq) == [998, 999, 1000])
+        #expect(try grant(b, ch, since: StreamPosition(epoch: epoch, seq: 996), now: 1).recovered == false)
+    }
+
+    @Test func subscribingCountsTowardTheChannelLimitAndLeavesNothingBehind() throws {
+        var s = Broker.Settings()
+        s.maxChannels = 2
+        let b = Broker(settings: s, hubs: [LoopHub(index: 0)])
+        let a = try #require(ChannelName("prices:A")), c = try #require(ChannelName("prices:C"))
+        _ = try grant(b, a, since: nil, now: 1)
+        _ = try grant(b, try #require(ChannelName("prices:B")), since: nil, now: 1)
+        #expect(throws: Broker.SubscribeError.tooManyChannels) { _ = try grant(b, c, since: nil, now: 1) }
+        b.detach([a], hub: 0)   // never published, no subscriber left: forgotten
+        #expect(b.channelCount == 1)
+        _ = try grant(b, c, since: nil, now: 1)
     }
 
     @Test func channelLimit() throws {

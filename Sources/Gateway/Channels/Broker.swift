@@ -53,8 +53,11 @@ public final class Broker: Sendable {
             for (i, item) in items.enumerated() {
                 let record = channels[item.channel.name] ?? makeRecord(item.channel, in: &channels)
                 record.seq += 1
+                // Callers read the clock at different moments (each loop caches its own): keep a
+                // channel's publication times in order, so age checks never see one go backwards.
+                record.lastPublishedAt = max(record.lastPublishedAt, now)
                 let event = Event(channel: item.channel, position: StreamPosition(epoch: record.epoch, seq: record.seq),
-                                  data: item.data, dataJSON: encoded[i], publishedAt: now)
+                                  data: item.data, dataJSON: encoded[i], publishedAt: record.lastPublishedAt)
                 record.append(event, settings: settings)
                 for (h, count) in record.subscribersPerHub.enumerated() where count > 0 {
                     hubs[h].enqueue(event)
@@ -73,40 +76,58 @@ public final class Broker: Sendable {
 
     // MARK: Subscribing
 
-    /// What a subscriber learns before it is registered: the position to answer and whether
-    /// `since` can be honoured.
-    public struct Position: Sendable {
+    /// A subscription as the broker grants it, decided under one lock: the position to answer,
+    /// whether `since` was honoured, and the held events the subscriber must get before live ones.
+    public struct Grant: Sendable {
         public let epoch: String
         public let seq: UInt64
         /// nil when no `since` was given.
         public let recovered: Bool?
+        /// Events to send right after the answer, oldest first: those after `since` when
+        /// recovered, else the latest one when a snapshot was asked for.
+        public let replay: [Event]
     }
 
-    /// The channel's position now, and whether the events after `since` are all still held.
-    /// Registers nothing (that happens once the answer is queued, in `attach`).
-    public func position(_ channel: ChannelName, since: StreamPosition?, now: Millis) -> Position {
-        state.withLock { channels in
-            guard let r = channels[channel.name] else {
-                // Never published: the channel's epoch starts now, with the first subscriber.
-                let r = makeRecord(channel, in: &channels)
-                return Position(epoch: r.epoch, seq: 0, recovered: since.map { _ in false })
+    public enum SubscribeError: Error, Equatable, Sendable {
+        case tooManyChannels
+    }
+
+    /// Registers a subscriber of `channel` on hub `hub` (the hub delivers live events from now
+    /// on) and returns what to answer and replay. Deciding `recovered` and reading the replay
+    /// under the same lock is what makes "recovered, then no gap" true.
+    func subscribe(_ channel: ChannelName, hub: Int, since: StreamPosition?, snapshot: Bool,
+                   now: Millis) throws(SubscribeError) -> Grant {
+        try state.withLock { channels throws(SubscribeError) -> Grant in
+            let record: ChannelRecord
+            if let r = channels[channel.name] {
+                record = r
+            } else {
+                // Never published: the channel's epoch starts now, with its first subscriber.
+                guard channels.count < settings.maxChannels else { throw .tooManyChannels }
+                record = makeRecord(channel, in: &channels)
             }
-            return Position(epoch: r.epoch, seq: r.seq, recovered: since.map { r.canReplay(after: $0, now: now, ttl: settings.historyTTL) })
+            record.subscribersPerHub[hub] += 1
+            let ttl = settings.historyTTL
+            var recovered: Bool?
+            var replay: [Event] = []
+            if let since {
+                let ok = record.canReplay(after: since, now: now, ttl: ttl)
+                recovered = ok
+                if ok { replay = record.events(after: since.seq, now: now, ttl: ttl) }
+            }
+            if snapshot && recovered != true, let latest = record.latest {
+                replay = [latest]
+            }
+            return Grant(epoch: record.epoch, seq: record.seq, recovered: recovered, replay: replay)
         }
     }
 
-    /// Registers a subscriber on hub `hub` and returns the events it must be sent before live
-    /// ones: every held event after `after` (the answered seq, or `since`). The returned
-    /// `lastSeq` is the newest seq covered; live events at or below it are skipped.
-    func attach(_ channel: ChannelName, hub: Int, after: UInt64, now: Millis) -> (replay: [Event], lastSeq: UInt64) {
-        state.withLock { channels in
-            let r = channels[channel.name] ?? makeRecord(channel, in: &channels)
-            r.subscribersPerHub[hub] += 1
-            return (r.events(after: after, now: now, ttl: settings.historyTTL), r.seq)
-        }
+    /// The channel's current position (a re-subscribe's answer); nil for an unknown channel.
+    func position(_ channel: ChannelName) -> StreamPosition? {
+        state.withLock { channels in channels[channel.name].map { StreamPosition(epoch: $0.epoch, seq: $0.seq) } }
     }
 
-    /// Undoes `attach`. A channel nobody subscribes to and that never had an event is forgotten.
+    /// Undoes `subscribe`. A channel nobody subscribes to and that never had an event is forgotten.
     func detach(_ channels: [ChannelName], hub: Int) {
         guard !channels.isEmpty else { return }
         state.withLock { table in
@@ -161,6 +182,7 @@ final class ChannelRecord {
     let epoch: String
     var seq: UInt64 = 0
     var latest: Event?
+    var lastPublishedAt: Millis = 0
     /// Subscribers on each loop's hub: a publish wakes only loops that have some.
     var subscribersPerHub: [Int]
     /// History ring: `history[start...]` are the held events, oldest first, seqs contiguous.
@@ -188,7 +210,7 @@ final class ChannelRecord {
     }
 
     func trimExpired(now: Millis, ttl: Millis) {
-        while start < history.count, now &- history[start].publishedAt > ttl { start += 1 }
+        while start < history.count, history[start].publishedAt &+ ttl < now { start += 1 }
         if start == history.count {
             history = []
             start = 0
@@ -205,7 +227,7 @@ final class ChannelRecord {
 
     private func oldestHeld(now: Millis, ttl: Millis) -> Event? {
         var i = start
-        while i < history.count, now &- history[i].publishedAt > ttl { i += 1 }
+        while i < history.count, history[i].publishedAt &+ ttl < now { i += 1 }
         return i < history.count ? history[i] : nil
     }
 

@@ -176,6 +176,13 @@ final class Subscription {
     var nextAllowed: Millis = 0
     /// The newest event not sent yet (conflation keeps only this one).
     var pendingEvent: Event?
+    /// Answered but not started: the answer (of the whole batch) is not queued yet, so live
+    /// events wait here, in order, until `GatewaySession.start` sends the replay and them.
+    var isHeld = true
+    var heldEvents: [Event] = []
+    /// Live events a held subscription keeps at most (a batch waiting on a slow entry); older
+    /// ones are dropped, which the client sees as a jump in seq.
+    static let maxHeldEvents = 1024
     var inPendingList = false
     var indexInChannel = -1
 

@@ -27,7 +27,8 @@ final class PublishEndpoint: Sendable {
 
     func handle(_ request: HTTPRequest) -> HTTPResponse {
         if isDraining() { return PublishEndpoint.error(.serviceUnavailable, "unavailable", "the gateway is shutting down") }
-        switch Credentials.bearer(request.head) {
+        // The header only: a key in a URL ends up in proxy and access logs.
+        switch Credentials.bearer(request.head, allowQuery: false) {
         case .success(let token?) where credentials.isPublisherKey(token):
             break
         case .success(nil):
@@ -65,11 +66,7 @@ final class PublishEndpoint: Sendable {
             }
         }
         let now = Clock.monotonicMillis()
-        let admitted = bucket.withLock { b in
-            var ok = true
-            for _ in items where ok { ok = b.take(now: now) }
-            return ok
-        }
+        let admitted = bucket.withLock { $0.take(items.count, now: now) }
         guard admitted else {
             return PublishEndpoint.error(.tooManyRequests, "rate_limited", "publish rate over \(configuration.publisherRequestRate) events/s")
         }

@@ -127,22 +127,24 @@ enum ChannelMethods {
                 call.fail(.invalidParam("maxRate", "maxRate must be a number of events per second in (0, 1000]"))
                 return
             }
-            minInterval = max(1, Millis((1000 / rate).rounded()))
+            // Rounded up (never faster than asked) and capped at a day, so no rate, however
+            // tiny, overflows the clock arithmetic.
+            let ms = (1000 / rate).rounded(.up)
+            minInterval = ms >= 86_400_000 ? 86_400_000 : max(1, Millis(ms))
         }
         let snapshot = p["snapshot"] == .bool(true)
         guard mayRead(channel, call, configuration) else { return }
         let session = call.session
 
-        if session.isSubscribed(channel.name) {
+        if let existing = session.subscription(channel.name) {
             // Idempotent: no second delivery; a new maxRate applies from now.
-            session.setMinInterval(channel.name, minInterval)
-            let pos = broker.position(channel, since: nil, now: session.now)
+            existing.minInterval = minInterval
+            let pos = broker.position(channel) ?? StreamPosition(epoch: "", seq: 0)
             var result = JSONObject([("channel", .string(channel.name)), ("epoch", .string(pos.epoch)),
                                      ("seq", .number(JSONNumber(Int(pos.seq))))])
             if let since {
                 // Everything after the subscription began reaches this client anyway.
-                let startSeq = session.subscription(channel.name)?.startSeq ?? pos.seq
-                result.set("recovered", .bool(since.epoch == pos.epoch && since.seq >= startSeq && since.seq <= pos.seq))
+                result.set("recovered", .bool(since.epoch == pos.epoch && since.seq >= existing.startSeq && since.seq <= pos.seq))
             }
             call.succeed(.object(result))
             return
@@ -151,19 +153,19 @@ enum ChannelMethods {
             call.fail(.limitExceeded("too_many_subscriptions", "at most \(configuration.maxSubscriptions) subscriptions per connection"))
             return
         }
-        let pos = broker.position(channel, since: since, now: session.now)
-        var result = JSONObject([("channel", .string(channel.name)), ("epoch", .string(pos.epoch)),
-                                 ("seq", .number(JSONNumber(Int(pos.seq))))])
-        if let recovered = pos.recovered { result.set("recovered", .bool(recovered)) }
-        let recovered = pos.recovered == true
-        // Replay from `since` when it can be honoured; otherwise from the answered position,
-        // one earlier with `snapshot` so the latest event is sent right after the answer.
-        var after = pos.seq
-        if recovered, let since { after = since.seq } else if snapshot && pos.seq > 0 { after = pos.seq - 1 }
-        session.willStartSubscription(channel.name, minInterval: minInterval)
-        call.afterReply {
-            session.startSubscription(channel, after: after, snapshotFallback: snapshot && !recovered)
+        let grant: Broker.Grant
+        do {
+            grant = try broker.subscribe(channel, hub: session.hub.index, since: since, snapshot: snapshot, now: session.now)
+        } catch {
+            call.fail(.limitExceeded("too_many_channels", "the gateway holds its maximum number of channels"))
+            return
         }
+        var result = JSONObject([("channel", .string(channel.name)), ("epoch", .string(grant.epoch)),
+                                 ("seq", .number(JSONNumber(Int(grant.seq))))])
+        if let recovered = grant.recovered { result.set("recovered", .bool(recovered)) }
+        let subscription = session.addSubscription(channel, grant: grant, minInterval: minInterval)
+        let replay = grant.replay
+        call.afterReply { session.start(subscription, replay: replay) }
         call.succeed(.object(result))
     }
 }

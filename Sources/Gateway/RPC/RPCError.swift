@@ -48,7 +48,7 @@ public struct RPCError: Error, Sendable {
     }
 
     public static func invalidChannel(_ message: String = "unknown channel prefix or bad channel name") -> RPCError {
-        RPCError(code: invalidParamsCode, reason: "invalid_channel", message: message, details: [("param", .string("channel"))])
+        RPCError(code: invalidParamsCode, reason: "invalid_channel", message: message)
     }
 
     public static func invalidData(field: String, _ message: String) -> RPCError {

@@ -18,8 +18,9 @@ struct Credentials: Sendable {
         case refuse(HTTPRejection)
     }
 
-    /// The bearer token of a request: from `Authorization: Bearer …` or `?access_token=`.
-    static func bearer(_ head: HTTPRequestHead) -> Result<String?, HTTPRejection> {
+    /// The bearer token of a request: from `Authorization: Bearer …` or (when allowed)
+    /// `?access_token=`. A credential that is there but unreadable is refused, never ignored.
+    static func bearer(_ head: HTTPRequestHead, allowQuery: Bool = true) -> Result<String?, HTTPRejection> {
         var header: String?
         let auth = head.values("authorization")
         if auth.count > 1 { return .failure(HTTPRejection(.badRequest, "more than one Authorization header")) }
@@ -31,10 +32,20 @@ struct Credentials: Sendable {
             }
             header = String(parts[1])
         }
-        let query = head.queryParameter("access_token")
-        if query != nil, (head.query ?? "").split(separator: "&").filter({ $0.hasPrefix("access_token=") || $0 == "access_token" }).count > 1 {
-            return .failure(HTTPRejection(.badRequest, "access_token given more than once"))
+        guard allowQuery else { return .success(header) }
+        var query: String?
+        var seen = 0
+        for pair in (head.query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard HTTPRequestHead.percentDecode(kv[0]) == "access_token" else { continue }
+            seen += 1
+            guard let v = kv.count > 1 ? HTTPRequestHead.percentDecode(kv[1]) : "" else {
+                return .failure(HTTPRejection(.unauthorized, "invalid credentials",
+                                              headers: [.init(name: "WWW-Authenticate", value: "Bearer error=\"invalid_token\"")]))
+            }
+            query = v
         }
+        if seen > 1 { return .failure(HTTPRejection(.badRequest, "access_token given more than once")) }
         if let header, let query, header != query {
             return .failure(HTTPRejection(.badRequest, "two different credentials (header and access_token)"))
         }

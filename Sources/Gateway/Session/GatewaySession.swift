@@ -22,10 +22,6 @@ public final class GatewaySession: WebSocketApplication {
 
     /// Channel name → subscription.
     private(set) var subscriptions: [String: Subscription] = [:]
-    /// Subscriptions answered but not started yet (their batch's answer is still being
-    /// gathered), with their `maxRate` interval: an unsubscribe or re-subscribe in the same
-    /// batch sees them.
-    private var starting: [String: Millis] = [:]
     private var bucket: TokenBucket
     private var limitedInWindow = 0
     private var windowStart: Millis
@@ -60,8 +56,11 @@ public final class GatewaySession: WebSocketApplication {
 
     // MARK: Receiving
 
+    /// Open and not closing: worth reading requests from.
+    private var isActive: Bool { !isClosed && ws.isOpen }
+
     public func webSocket(_ ws: WebSocketConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
-        guard !isClosed else { return }
+        guard isActive else { return }
         guard opcode == .text else {
             ws.close(.unsupportedData, reason: "binary messages are not supported on /ws")
             return
@@ -82,7 +81,8 @@ public final class GatewaySession: WebSocketApplication {
                 return
             }
             let collector = ReplyCollector(session: self, entries: entries.count, isBatch: true)
-            for entry in entries where !isClosed { dispatch(entry, collector) }
+            // A close (4029 halfway through) ends the batch: the rest would only be refused.
+            for entry in entries where isActive { dispatch(entry, collector) }
         default:
             dispatch(message, ReplyCollector(session: self, entries: 1, isBatch: false))
         }
@@ -125,7 +125,7 @@ public final class GatewaySession: WebSocketApplication {
             limitedInWindow = 0
         }
         limitedInWindow += 1
-        if limitedInWindow > context.configuration.abuseLimit {
+        if limitedInWindow > context.configuration.abuseLimit && isActive {
             logger.info("rate limit abuse: closing", [("conn", connectionID), ("limited", String(limitedInWindow))])
             close(.rateLimitAbuse, reason: "rate limit abuse")
         }
@@ -159,6 +159,11 @@ public final class GatewaySession: WebSocketApplication {
     /// client reconnects and recovers rather than silently missing one.
     func deliver(_ event: Event, to s: Subscription, now: Millis) {
         guard !isClosed, event.seq > s.lastSeq else { return }
+        if s.isHeld {
+            if s.heldEvents.count >= Subscription.maxHeldEvents { s.heldEvents.removeFirst() }
+            s.heldEvents.append(event)
+            return
+        }
         if s.minInterval > 0 && now < s.nextAllowed {
             s.pendingEvent = event
             hub.markPending(s)
@@ -228,62 +233,53 @@ public final class GatewaySession: WebSocketApplication {
 
     func subscription(_ channel: String) -> Subscription? { subscriptions[channel] }
 
-    /// Subscribed, or answered and about to start.
-    func isSubscribed(_ channel: String) -> Bool { subscriptions[channel] != nil || starting[channel] != nil }
+    var subscriptionCount: Int { subscriptions.count }
 
-    var subscriptionCount: Int { subscriptions.count + starting.count }
-
-    /// Sets the `maxRate` interval of a subscription, started or starting.
-    func setMinInterval(_ channel: String, _ minInterval: Millis) {
-        if let s = subscriptions[channel] { s.minInterval = minInterval }
-        if starting[channel] != nil { starting[channel] = minInterval }
-    }
-
-    /// Records an answered subscription that `startSubscription` will start.
-    func willStartSubscription(_ channel: String, minInterval: Millis) {
-        starting[channel] = minInterval
-    }
-
-    /// Starts delivery on `channel` after `after` (the seq answered, or the client's `since`),
-    /// sending held events newer than that first. With `snapshotFallback`, the channel's latest
-    /// event is sent when the history no longer holds it.
-    func startSubscription(_ channel: ChannelName, after: UInt64, snapshotFallback: Bool) {
-        // Not there: unsubscribed in the same batch, or the connection closed meanwhile.
-        guard !isClosed, let minInterval = starting.removeValue(forKey: channel.name), subscriptions[channel.name] == nil else { return }
-        let (replay, lastSeq) = context.broker.attach(channel, hub: hub.index, after: after, now: now)
-        let s = Subscription(session: self, channel: channel, lastSeq: after, minInterval: minInterval)
+    /// Registers a subscription at once (so no live event is missed) but holds its delivery
+    /// until `start`, which the subscribe call runs once its answer is queued.
+    func addSubscription(_ channel: ChannelName, grant: Broker.Grant, minInterval: Millis) -> Subscription {
+        let s = Subscription(session: self, channel: channel, lastSeq: grant.seq, minInterval: minInterval)
         subscriptions[channel.name] = s
         hub.add(s)
-        var toSend = replay
-        if toSend.isEmpty && snapshotFallback, let latest = context.broker.latest(channel), latest.seq > after {
-            toSend = [latest]
-        }
-        // A paced subscription gets the newest held event, never a backlog.
-        if minInterval > 0, let newest = toSend.last { toSend = [newest] }
-        for event in toSend { send(event, to: s, now: now) }
-        // Live events up to the position read at attach are covered (sent above, or, where the
-        // history no longer held them, skipped: the client sees the jump in seq).
-        s.lastSeq = max(s.lastSeq, lastSeq)
+        return s
     }
 
-    /// Ends a subscription; false when there was none.
+    /// Sends the replay (never paced or conflated: the client asked to catch up), then the live
+    /// events that arrived meanwhile, and lets live delivery flow. Does nothing when `s` was
+    /// unsubscribed in the meantime (the same batch) or the connection closed.
+    func start(_ s: Subscription, replay: [Event]) {
+        guard !isClosed, subscriptions[s.channel.name] === s, s.isHeld else { return }
+        s.isHeld = false
+        let t = now
+        let answered = s.lastSeq
+        // Replayed events are older than the answered seq; `send` would raise lastSeq past
+        // them in order, so lower it to the first one.
+        if let first = replay.first, first.seq <= answered { s.lastSeq = first.seq - 1 }
+        for event in replay where event.seq > s.lastSeq { send(event, to: s, now: t) }
+        s.lastSeq = max(s.lastSeq, answered)
+        let held = s.heldEvents
+        s.heldEvents = []
+        for event in held { deliver(event, to: s, now: t) }
+    }
+
+    /// Ends a subscription (started or held); false when there was none.
     func stopSubscription(_ channel: String) -> Bool {
-        if starting.removeValue(forKey: channel) != nil { return true }
         guard let s = subscriptions.removeValue(forKey: channel) else { return false }
         hub.remove(s)
         context.broker.detach([s.channel], hub: hub.index)
         s.pendingEvent = nil
+        s.heldEvents = []
         return true
     }
 
     public func webSocketDidClose(_ ws: WebSocketConnection, code: CloseCode) {
         isClosed = true
-        starting = [:]
         let subs = Array(subscriptions.values)
         subscriptions = [:]
         for s in subs {
             hub.remove(s)
             s.pendingEvent = nil
+            s.heldEvents = []
         }
         context.broker.detach(subs.map(\.channel), hub: hub.index)
     }

@@ -17,14 +17,17 @@ struct TokenBucket {
     }
 
     /// Takes one token if there is one.
-    mutating func take(now: Millis) -> Bool {
+    mutating func take(now: Millis) -> Bool { take(1, now: now) }
+
+    /// Takes `count` tokens if there are that many, else none.
+    mutating func take(_ count: Int, now: Millis) -> Bool {
         if now > last {
             let elapsed = Int(min(now - last, 3_600_000))
             milliTokens = min(burstMilli, milliTokens + elapsed * ratePerSecond)
             last = now
         }
-        guard milliTokens >= 1000 else { return false }
-        milliTokens -= 1000
+        guard count >= 0, milliTokens / 1000 >= count else { return false }
+        milliTokens -= count * 1000
         return true
     }
 }
