@@ -17,39 +17,45 @@ import signal
 import sys
 
 
-def usage(code):
+def usage(code, prog="socketify_echo.py"):
     out = sys.stderr if code else sys.stdout
-    print("usage: socketify_echo.py PORT [--workers N]", file=out)
+    print("usage: %s PORT [--workers N]" % prog, file=out)
     sys.exit(code)
 
 
-def parse(argv):
+def parse(argv, prog="socketify_echo.py"):
+    """PORT [--workers N] -> (port, workers); exits with the usage on anything else."""
     port = None
     workers = 1
     i = 0
     while i < len(argv):
         a = argv[i]
         if a in ("-h", "--help"):
-            usage(0)
+            usage(0, prog)
         elif a == "--workers" and i + 1 < len(argv):
             workers = int(argv[i + 1])
             i += 1
         elif a.isdigit() and port is None:
             port = int(a)
         else:
-            usage(2)
+            usage(2, prog)
         i += 1
     if port is None or not (0 < port < 65536) or not (1 <= workers <= 64):
-        usage(2)
+        usage(2, prog)
     return port, workers
 
 
-def serve(port):
-    # Imported in each process after the fork: every worker gets its own loop.
-    from socketify import App, CompressOptions
-
+def echo(app):
     def on_message(ws, message, opcode):
         ws.send(message, opcode)
+
+    return on_message
+
+
+def serve(port, handler=echo):
+    """Runs one uWebSockets loop on 127.0.0.1:PORT; handler(app) gives the message callback."""
+    # Imported in each process after the fork: every worker gets its own loop.
+    from socketify import App, CompressOptions
 
     app = App()
     app.ws(
@@ -59,7 +65,7 @@ def serve(port):
             "max_payload_length": 16 * 1024 * 1024,
             "idle_timeout": 960,
             "max_backpressure": 16 * 1024 * 1024,
-            "message": on_message,
+            "message": handler(app),
         },
     )
     app.any("/*", lambda res, req: res.write_status(404).end("not found"))

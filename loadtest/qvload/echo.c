@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 typedef struct {
     uint64_t *ts;        /* send times, ring of `inflight` entries */
@@ -31,11 +29,7 @@ typedef struct {
     int first, count;     /* connection ids owned */
 } echo_thread;
 
-/* Shared timing, set once all threads have connected. */
-static pthread_barrier_t g_barrier;
-static _Atomic uint64_t g_measure_start, g_end;
-static _Atomic int g_started;
-static _Atomic int g_finished; /* threads done */
+static qv_run g_run; /* the clock, set once all threads have connected */
 static const uint8_t *g_pattern; /* S + 64 printable bytes */
 static int g_pattern_period = 61;
 
@@ -83,8 +77,8 @@ static int on_message(qv_loop *lp, qv_conn *c, int opcode, const uint8_t *payloa
     e->head = (e->head + 1) % (uint32_t)t->o->inflight;
     e->count--;
     e->recv_seq++;
-    uint64_t end = atomic_load_explicit(&g_end, memory_order_relaxed);
-    if (now >= atomic_load_explicit(&g_measure_start, memory_order_relaxed) && now < end) {
+    uint64_t end = atomic_load_explicit(&g_run.end, memory_order_relaxed);
+    if (now >= atomic_load_explicit(&g_run.measure_start, memory_order_relaxed) && now < end) {
         qv_hist_record(&t->hist, now - sent_at);
         t->round_trips++;
     }
@@ -96,21 +90,11 @@ static void *thread_main(void *arg) {
     echo_thread *t = arg;
     const qv_opts *o = t->o;
     qv_loop *lp = &t->loop;
-    double rate = o->rate / (double)o->threads;
-    int max_pending = 256 / (int)o->threads;
-    uint64_t deadline = qv_now_ns() + (uint64_t)(o->setup_timeout * 1e9);
-    qv_establish(lp, rate, max_pending < 8 ? 8 : max_pending, deadline);
+    qv_establish_share(lp, o);
 
     /* Everyone connected (or gave up): one thread fixes the clock for all. */
-    if (pthread_barrier_wait(&g_barrier) == PTHREAD_BARRIER_SERIAL_THREAD) {
-        uint64_t now = qv_now_ns();
-        uint64_t ms = now + (uint64_t)(o->warmup * 1e9);
-        atomic_store(&g_measure_start, ms);
-        atomic_store(&g_end, ms + (uint64_t)(o->duration * 1e9));
-        atomic_store(&g_started, 1);
-    }
-    pthread_barrier_wait(&g_barrier);
-    uint64_t end = atomic_load(&g_end);
+    qv_run_sync(&g_run, o);
+    uint64_t end = atomic_load(&g_run.end);
 
     uint64_t now = qv_now_ns();
     for (int i = 0; i < lp->nconns; i++) {
@@ -126,27 +110,8 @@ static void *thread_main(void *arg) {
     }
     /* Stop: echoes still in flight are read but not counted; then close cleanly. */
     qv_close_all(lp, qv_now_ns() + 2000000000ull);
-    atomic_fetch_add(&g_finished, 1);
+    qv_run_done(&g_run);
     return NULL;
-}
-
-static double cpu_self(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec / 1e6;
-}
-
-/* Sleeps until t, or until every loader thread has finished (all connections gone). */
-static void sleep_until(uint64_t t, int nthreads) {
-    for (;;) {
-        uint64_t now = qv_now_ns();
-        if (now >= t || atomic_load(&g_finished) >= nthreads) return;
-        uint64_t d = t - now;
-        if (d > 20000000ull) d = 20000000ull;
-        struct timespec ts = {.tv_sec = (time_t)(d / 1000000000ull), .tv_nsec = (long)(d % 1000000000ull)};
-        nanosleep(&ts, NULL);
-    }
 }
 
 int qv_echo_main(const qv_opts *o, const qv_url *url) {
@@ -154,12 +119,7 @@ int qv_echo_main(const qv_opts *o, const qv_url *url) {
     if (nthreads > o->connections) nthreads = (int)o->connections;
     qv_opts eo = *o;
     eo.threads = nthreads;
-    long nofile = qv_raise_nofile();
-    if (nofile > 0 && o->connections + 64 > nofile) {
-        fprintf(stderr, "qv-load: %ld connections need more descriptors than RLIMIT_NOFILE allows (%ld)\n",
-                o->connections, nofile);
-        return 1;
-    }
+    if (qv_need_nofile(o->connections) != 0) return 1;
 
     size_t size = (size_t)o->size;
     uint8_t *pattern = malloc(size + 128);
@@ -174,11 +134,7 @@ int qv_echo_main(const qv_opts *o, const qv_url *url) {
         fprintf(stderr, "qv-load: out of memory\n");
         return 1;
     }
-    pthread_barrier_init(&g_barrier, NULL, (unsigned)nthreads);
-    atomic_store(&g_started, 0);
-    atomic_store(&g_finished, 0);
-    atomic_store(&g_measure_start, UINT64_MAX);
-    atomic_store(&g_end, UINT64_MAX);
+    qv_run_init(&g_run, nthreads);
 
     int first = 0;
     for (int i = 0; i < nthreads; i++) {
@@ -205,23 +161,8 @@ int qv_echo_main(const qv_opts *o, const qv_url *url) {
     for (int i = 0; i < nthreads; i++) pthread_create(&ts[i].thread, NULL, thread_main, &ts[i]);
 
     /* Sample CPU use (ours and the server's, if given) over the measured window. */
-    uint64_t setup_deadline = qv_now_ns() + (uint64_t)((o->setup_timeout + 5) * 1e9);
-    while (!atomic_load(&g_started) && qv_now_ns() < setup_deadline) sleep_until(qv_now_ns() + 1000000, nthreads);
-    double cpu0 = 0, cpu1 = 0, scpu0 = -1, scpu1 = -1, sys0 = -1, sys1 = -1;
-    int sampled = 0;
-    if (atomic_load(&g_started)) {
-        sleep_until(atomic_load(&g_measure_start), nthreads);
-        cpu0 = cpu_self();
-        sys0 = qv_read_system_busy_seconds(NULL);
-        if (o->npids) scpu0 = qv_read_cpu_seconds(o->pids[0]);
-        for (int i = 1; i < o->npids && scpu0 >= 0; i++) scpu0 += qv_read_cpu_seconds(o->pids[i]);
-        sleep_until(atomic_load(&g_end), nthreads);
-        cpu1 = cpu_self();
-        sys1 = qv_read_system_busy_seconds(NULL);
-        if (o->npids) scpu1 = qv_read_cpu_seconds(o->pids[0]);
-        for (int i = 1; i < o->npids && scpu1 >= 0; i++) scpu1 += qv_read_cpu_seconds(o->pids[i]);
-        sampled = 1;
-    }
+    qv_cpu_window cpu;
+    qv_run_measure_cpu(&g_run, o, o->setup_timeout + 5, &cpu);
     for (int i = 0; i < nthreads; i++) pthread_join(ts[i].thread, NULL);
 
     qv_hist h;
@@ -234,29 +175,15 @@ int qv_echo_main(const qv_opts *o, const qv_url *url) {
         qv_hist_merge(&h, &t->hist);
         rt += t->round_trips;
         sent += t->sent;
-        e.connect_errors += t->loop.err.connect_errors;
-        e.retries += t->loop.err.retries;
-        e.protocol_errors += t->loop.err.protocol_errors;
-        e.handshake_errors += t->loop.err.handshake_errors;
-        e.payload_errors += t->loop.err.payload_errors;
-        e.unexpected_closes += t->loop.err.unexpected_closes;
-        e.io_errors += t->loop.err.io_errors;
+        qv_errors_add(&e, &t->loop.err);
         for (int k = 0; k < t->loop.nconns; k++) established += ((echo_conn *)t->loop.conns[k].user)->send_seq > 0;
     }
-    uint64_t errors = e.connect_errors + e.protocol_errors + e.payload_errors + e.unexpected_closes + e.io_errors;
+    uint64_t errors = qv_errors_total(&e);
     double rtps = (double)rt / o->duration;
     double us = 1000.0;
     double p50 = (double)qv_hist_percentile(&h, 50) / us, p90 = (double)qv_hist_percentile(&h, 90) / us,
            p99 = (double)qv_hist_percentile(&h, 99) / us, p999 = (double)qv_hist_percentile(&h, 99.9) / us,
            mx = (double)h.max / us, mean = h.total ? h.sum / (double)h.total / us : 0;
-    double loader_cpu = sampled ? (cpu1 - cpu0) / o->duration * 100.0 : -1;
-    double server_cpu = (sampled && scpu0 >= 0 && scpu1 >= 0) ? (scpu1 - scpu0) / o->duration * 100.0 : -1;
-    /* Everything else the machine did meanwhile (other processes, kernel work not charged to us). */
-    double other_cpu = -1;
-    if (sampled && sys0 >= 0 && sys1 >= 0 && server_cpu >= 0) {
-        other_cpu = (sys1 - sys0) / o->duration * 100.0 - loader_cpu - server_cpu;
-        if (other_cpu < 0) other_cpu = 0;
-    }
 
     printf("qv-load echo %s: %ld connections (%d used), %ld in flight each, %ld B %s, %d loader thread%s\n",
            o->url, o->connections, established, o->inflight, o->size, o->binary ? "binary" : "text", nthreads,
@@ -270,10 +197,8 @@ int qv_echo_main(const qv_opts *o, const qv_url *url) {
            (unsigned long long)e.connect_errors, (unsigned long long)e.retries, (unsigned long long)e.handshake_errors,
            (unsigned long long)e.protocol_errors, (unsigned long long)e.payload_errors,
            (unsigned long long)e.unexpected_closes, (unsigned long long)e.io_errors);
-    if (loader_cpu >= 0) printf("  cpu: loader %.0f%% of one core", loader_cpu);
-    if (server_cpu >= 0) printf(", server %.0f%%", server_cpu);
-    if (other_cpu >= 0) printf(", everything else %.0f%%", other_cpu);
-    if (loader_cpu >= 0) printf("\n");
+    if (e.tls_errors) printf("  TLS handshakes failed: %llu\n", (unsigned long long)e.tls_errors);
+    qv_cpu_print(&cpu);
 
     char url_json[2200];
     qv_json_string(url_json, sizeof url_json, o->url);
@@ -288,14 +213,14 @@ int qv_echo_main(const qv_opts *o, const qv_url *url) {
            (unsigned long long)errors, (unsigned long long)e.connect_errors, (unsigned long long)e.retries,
            (unsigned long long)e.protocol_errors, (unsigned long long)e.handshake_errors,
            (unsigned long long)e.payload_errors, (unsigned long long)e.unexpected_closes,
-           (unsigned long long)e.io_errors, loader_cpu, server_cpu, other_cpu);
+           (unsigned long long)e.io_errors, cpu.loader_pct, cpu.server_pct, cpu.other_pct);
     fflush(stdout);
 
     for (int i = 0; i < nthreads; i++) {
         free(ts[i].scratch);
         qv_loop_free(&ts[i].loop);
     }
-    pthread_barrier_destroy(&g_barrier);
+    qv_run_destroy(&g_run);
     free(ts);
     free(ecs);
     free(times);

@@ -20,26 +20,49 @@ static const char USAGE[] =
     "           Reports round trips/s and latency p50/p90/p99/p99.9/max in microseconds.\n"
     "           --pid also reports the server's CPU use over the measured window.\n"
     "  connect  --url ws://127.0.0.1:PORT/echo --connections N --pid PID[,PID...] [--hold SECONDS]\n"
-    "           [--settle SECONDS] [--rate R] [--deflate]\n"
+    "           [--settle SECONDS] [--rate R] [--deflate] [--subscribe CHANNEL]\n"
     "           Opens N idle WebSocket connections and reports the growth of the server's\n"
     "           VmRSS (summed over the PIDs) per connection, in KiB.\n"
+    "  fanout   --url ws://127.0.0.1:PORT/ws [--subscribers S] [--channels C] [--publishers P]\n"
+    "           [--rate R | --inflight W] [--size BYTES] [--duration D] [--warmup SECONDS]\n"
+    "           [--threads T] [--publisher-key KEY] [--pid PID] [--protocol qv|raw]\n"
+    "           [--connect-rate R] [--grace SECONDS]\n"
+    "           Subscriber i subscribes to prices:B{i % C}; publishers publish round-robin over\n"
+    "           the C channels, R events/s in all (paced) or W publishes in flight each. Reports\n"
+    "           publishes/s, deliveries/s, expected vs received deliveries and the publish ->\n"
+    "           delivery latency p50/p99/p99.9/max in microseconds.\n"
     "\n"
     "options:\n"
-    "  --url URL            ws://HOST[:PORT]/PATH; HOST is 127.x.x.x, [::1] or localhost\n"
+    "  --url URL            ws://HOST[:PORT]/PATH or wss://... (TLS, certificate not verified);\n"
+    "                       HOST is 127.x.x.x, [::1] or localhost\n"
     "  --connections N      connections (echo default 100, connect default 1000)\n"
-    "  --inflight W         messages in flight per connection (default 8)\n"
-    "  --size S             payload bytes per message (default 64)\n"
+    "  --inflight W         messages in flight per connection (default 8); fanout: publishes\n"
+    "                       in flight per publisher, each reply frees a slot\n"
+    "  --size S             payload bytes per message (default 64); fanout: pad every publish\n"
+    "                       message to S bytes with a \"pad\" field in data (default: no pad)\n"
     "  --duration D         measured seconds (default 10)\n"
     "  --warmup SECONDS     unmeasured seconds before that (default 2)\n"
     "  --threads T          loader threads, connections split across them (default 1)\n"
     "  --binary             binary messages (default: text)\n"
-    "  --rate R             new connections per second, all threads (default 2000)\n"
+    "  --rate R             new connections per second, all threads (default 2000);\n"
+    "                       fanout: publishes per second, all publishers together\n"
+    "  --connect-rate R     fanout: new connections per second (default 2000)\n"
     "  --setup-timeout S    seconds allowed to open all connections (default 30 + N/R*3)\n"
     "  --pid PID[,PID...]   server process(es) to read /proc/PID/status and /proc/PID/stat of\n"
     "  --hold SECONDS       connect: hold connections at least this long (default 2)\n"
     "  --settle SECONDS     connect: RSS must stay within 0.5% this long (default 2)\n"
     "  --deflate            connect: offer 'permessage-deflate; client_max_window_bits' and\n"
     "                       count an upgrade whose answer does not accept it as failed\n"
+    "  --subscribe CHANNEL  connect: every connection subscribes to CHANNEL after the upgrade and\n"
+    "                       waits for the answer before the memory is read\n"
+    "  --subscribers S      fanout: subscriber connections (default 1000)\n"
+    "  --channels C         fanout: channels prices:B0 .. prices:B{C-1} (default 1)\n"
+    "  --publishers P       fanout: publisher connections (default 1)\n"
+    "  --publisher-key KEY  fanout: publishers send 'Authorization: Bearer KEY'\n"
+    "  --protocol qv|raw    fanout: qv = JSON-RPC on /ws (default); raw = subscribers send the\n"
+    "                       text 'subscribe CHANNEL', every text frame with \"sent\": is an event,\n"
+    "                       publishes get no reply (needs --rate)\n"
+    "  --grace SECONDS      fanout: wait at most this long for late deliveries (default 3)\n"
     "  -h, --help           this text\n"
     "\n"
     "The last line of output is a one-line JSON summary. Exit status: 0 ok, 1 failed run, 2 usage.\n";
@@ -59,6 +82,14 @@ enum {
     O_SETTLE = 1 << 11,
     O_SETUP = 1 << 12,
     O_DEFLATE = 1 << 13,
+    O_SUBSCRIBE = 1 << 14,
+    O_SUBS = 1 << 15,
+    O_CHAN = 1 << 16,
+    O_PUBS = 1 << 17,
+    O_KEY = 1 << 18,
+    O_PROTO = 1 << 19,
+    O_CRATE = 1 << 20,
+    O_GRACE = 1 << 21,
 };
 
 typedef struct {
@@ -68,12 +99,15 @@ typedef struct {
     int required;
 } qv_mode;
 
-/* A `fanout` mode goes here: {"fanout", qv_fanout_main, <its options>, O_URL}. */
 static const qv_mode MODES[] = {
     {"echo", qv_echo_main, O_URL | O_CONN | O_INFL | O_SIZE | O_DUR | O_WARM | O_THR | O_BIN | O_RATE | O_PID | O_SETUP,
      O_URL},
-    {"connect", qv_connect_main, O_URL | O_CONN | O_RATE | O_PID | O_HOLD | O_SETTLE | O_SETUP | O_DEFLATE,
-     O_URL | O_PID},
+    {"connect", qv_connect_main,
+     O_URL | O_CONN | O_RATE | O_PID | O_HOLD | O_SETTLE | O_SETUP | O_DEFLATE | O_SUBSCRIBE, O_URL | O_PID},
+    {"fanout", qv_fanout_main,
+     O_URL | O_INFL | O_SIZE | O_DUR | O_WARM | O_THR | O_RATE | O_PID | O_SETUP | O_SUBS | O_CHAN | O_PUBS | O_KEY |
+         O_PROTO | O_CRATE | O_GRACE,
+     O_URL},
 };
 
 static const struct {
@@ -84,7 +118,10 @@ static const struct {
     {"url", O_URL, 1},     {"connections", O_CONN, 1}, {"inflight", O_INFL, 1}, {"size", O_SIZE, 1},
     {"duration", O_DUR, 1}, {"warmup", O_WARM, 1},     {"threads", O_THR, 1},   {"binary", O_BIN, 0},
     {"rate", O_RATE, 1},   {"pid", O_PID, 1},          {"hold", O_HOLD, 1},     {"settle", O_SETTLE, 1},
-    {"setup-timeout", O_SETUP, 1}, {"deflate", O_DEFLATE, 0},
+    {"setup-timeout", O_SETUP, 1}, {"deflate", O_DEFLATE, 0}, {"subscribe", O_SUBSCRIBE, 1},
+    {"subscribers", O_SUBS, 1},    {"channels", O_CHAN, 1},    {"publishers", O_PUBS, 1},
+    {"publisher-key", O_KEY, 1},   {"protocol", O_PROTO, 1},   {"connect-rate", O_CRATE, 1},
+    {"grace", O_GRACE, 1},
 };
 
 static int bad(const char *fmt, const char *a) {
@@ -152,7 +189,12 @@ int main(int argc, char **argv) {
         .rate = 2000,
         .settle = 2,
         .setup_timeout = -1,
+        .subscribers = 1000,
+        .channels = 1,
+        .publishers = 1,
+        .grace = 3,
     };
+    int fanout = !strcmp(mode->name, "fanout");
     int seen = 0;
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
@@ -197,7 +239,31 @@ int main(int argc, char **argv) {
         case O_THR: r = parse_long(value, 1, 64, &o.threads); break;
         case O_BIN: o.binary = 1; break;
         case O_DEFLATE: o.deflate = 1; break;
-        case O_RATE: r = parse_double(value, 1, 1e6, &o.rate); break;
+        case O_RATE:
+            if (fanout) {
+                r = parse_double(value, 0.1, 1e7, &o.publish_rate);
+                o.paced = 1;
+            } else {
+                r = parse_double(value, 1, 1e6, &o.rate);
+            }
+            break;
+        case O_CRATE: r = parse_double(value, 1, 1e6, &o.rate); break;
+        case O_SUBSCRIBE:
+            o.subscribe = value;
+            r = strlen(value) > 0 && strlen(value) < 256 && !strpbrk(value, "\"\\") ? 0 : -1;
+            break;
+        case O_SUBS: r = parse_long(value, 1, 100000, &o.subscribers); break;
+        case O_CHAN: r = parse_long(value, 1, 100000, &o.channels); break;
+        case O_PUBS: r = parse_long(value, 1, 10000, &o.publishers); break;
+        case O_KEY:
+            o.publisher_key = value;
+            r = strlen(value) > 0 && strlen(value) < 512 && !strpbrk(value, "\r\n") ? 0 : -1;
+            break;
+        case O_PROTO:
+            o.raw = !strcmp(value, "raw");
+            r = o.raw || !strcmp(value, "qv") ? 0 : -1;
+            break;
+        case O_GRACE: r = parse_double(value, 0, 600, &o.grace); break;
         case O_PID: r = parse_pids(value, &o); break;
         case O_HOLD: r = parse_double(value, 0, 3600, &o.hold); break;
         case O_SETTLE: r = parse_double(value, 0, 600, &o.settle); break;
@@ -209,6 +275,12 @@ int main(int argc, char **argv) {
         for (size_t k = 0; k < sizeof OPTIONS / sizeof OPTIONS[0]; k++)
             if ((mode->required & OPTIONS[k].flag) && !(seen & OPTIONS[k].flag))
                 return bad("missing --%s", OPTIONS[k].name);
+    }
+    if (fanout) {
+        if ((seen & O_RATE) && (seen & O_INFL)) return bad("%s", "give --rate or --inflight, not both");
+        if (o.raw && !o.paced) return bad("%s", "--protocol raw has no publish replies: pace it with --rate");
+        if (!(seen & O_SIZE)) o.size = 0;
+        o.connections = o.subscribers + o.publishers;
     }
     if (o.connections < 0) o.connections = !strcmp(mode->name, "echo") ? 100 : 1000;
     if ((double)o.connections * (double)o.inflight > 4e7) return bad("%s", "connections x inflight is too large");

@@ -1,5 +1,5 @@
-/* ws:// URL parsing. Only loopback targets are accepted: 127.0.0.0/8, ::1, localhost.
- * No name resolution is ever done. */
+/* ws:// and wss:// URL parsing. Only loopback targets are accepted: 127.0.0.0/8, ::1,
+ * localhost. No name resolution is ever done. */
 #include "qvload.h"
 
 #include <arpa/inet.h>
@@ -16,9 +16,15 @@ static int fail(char *err, size_t errlen, const char *msg, const char *detail) {
 
 int qv_parse_url(const char *url, qv_url *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
-    if (strncasecmp(url, "ws://", 5) != 0)
-        return fail(err, errlen, "only ws:// URLs are supported", url);
-    const char *p = url + 5;
+    const char *p;
+    if (strncasecmp(url, "ws://", 5) == 0) {
+        p = url + 5;
+    } else if (strncasecmp(url, "wss://", 6) == 0) {
+        p = url + 6;
+        out->tls = 1;
+    } else {
+        return fail(err, errlen, "only ws:// and wss:// URLs are supported", url);
+    }
     char host[256];
     size_t hl = 0;
     int v6 = 0;
@@ -38,7 +44,7 @@ int qv_parse_url(const char *url, qv_url *out, char *err, size_t errlen) {
         p += hl;
     }
     if (hl == 0) return fail(err, errlen, "missing host", url);
-    long port = 80;
+    long port = out->tls ? 443 : 80;
     if (*p == ':') {
         char *end;
         port = strtol(p + 1, &end, 10);

@@ -1,11 +1,16 @@
-/* Client WebSocket connections on one epoll loop: non-blocking connect, the HTTP/1.1
- * upgrade (checked: status 101 and Sec-WebSocket-Accept), RFC 6455 client framing
- * (every frame masked), buffered output written with one send() per flush, and the
- * closing handshake. Shared by every mode. */
+/* Client WebSocket connections on one epoll loop: non-blocking connect, for wss:// a
+ * non-blocking TLS handshake (OpenSSL, no certificate verification: loopback servers with
+ * throwaway certificates), the HTTP/1.1 upgrade (checked: status 101 and
+ * Sec-WebSocket-Accept), RFC 6455 client framing (every frame masked), buffered output
+ * written with one send() (or SSL_write()) per flush, the closing handshake, and channel
+ * subscriptions. Shared by every mode. */
+#define _GNU_SOURCE /* memmem */
 #include "qvload.h"
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +49,51 @@ static void buf_free(qv_buf *b) {
     memset(b, 0, sizeof *b);
 }
 
+/* ---------- TLS ---------- */
+
+static SSL_CTX *tls_context(void) {
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    /* The output buffer may move between a partial SSL_write and its retry; idle
+     * connections keep no read/write buffers (the connect mode holds thousands). */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF); /* EOF without close_notify is an EOF */
+#endif
+    return ctx;
+}
+
+/* send()/recv() or their TLS twins. Return bytes moved; 0 from conn_recv is EOF; -1 with
+ * errno EAGAIN means "try again when epoll says so", any other errno a broken connection. */
+static ssize_t conn_send(qv_conn *c, const void *p, size_t n) {
+    if (!c->ssl) return send(c->fd, p, n, MSG_NOSIGNAL);
+    ERR_clear_error();
+    int w = SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+    if (w > 0) return w;
+    int e = SSL_get_error(c->ssl, w);
+    errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : (errno ? errno : EPIPE);
+    return -1;
+}
+
+static ssize_t conn_recv(qv_conn *c, void *p, size_t n) {
+    if (!c->ssl) return recv(c->fd, p, n, 0);
+    ERR_clear_error();
+    int r = SSL_read(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+    if (r > 0) return r;
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_ZERO_RETURN) return 0;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (e == SSL_ERROR_SYSCALL && errno == 0) return 0; /* EOF without close_notify */
+    errno = errno ? errno : ECONNRESET;
+    return -1;
+}
+
 /* ---------- loop ---------- */
 
 int qv_loop_init(qv_loop *lp, int index, const qv_url *url, int nconns, int first_id) {
@@ -56,6 +106,7 @@ int qv_loop_init(qv_loop *lp, int index, const qv_url *url, int nconns, int firs
     lp->url = url;
     lp->index = index;
     lp->rng = qv_seed() ^ ((uint64_t)index * 0x9E3779B97F4A7C15ull);
+    if (url->tls && !(lp->ssl_ctx = tls_context())) return -1;
     for (int i = 0; i < nconns; i++) {
         lp->conns[i].fd = -1;
         lp->conns[i].id = first_id + i;
@@ -67,12 +118,14 @@ int qv_loop_init(qv_loop *lp, int index, const qv_url *url, int nconns, int firs
 void qv_loop_free(qv_loop *lp) {
     for (int i = 0; i < lp->nconns; i++) {
         qv_conn *c = &lp->conns[i];
+        if (c->ssl) SSL_free(c->ssl);
         if (c->fd >= 0) close(c->fd);
         buf_free(&c->in);
         buf_free(&c->out);
         buf_free(&c->frag);
     }
     free(lp->conns);
+    if (lp->ssl_ctx) SSL_CTX_free(lp->ssl_ctx);
     if (lp->epfd >= 0) close(lp->epfd);
     memset(lp, 0, sizeof *lp);
     lp->epfd = -1;
@@ -84,9 +137,14 @@ static void set_events(qv_loop *lp, qv_conn *c, int want_write) {
     c->want_write = want_write;
 }
 
-static int is_pending(int state) { return state == QV_CONNECTING || state == QV_UPGRADING; }
+static int is_pending(int state) { return state == QV_CONNECTING || state == QV_HANDSHAKING || state == QV_UPGRADING; }
 
 void qv_conn_drop(qv_loop *lp, qv_conn *c, int state) {
+    if (c->ssl) {
+        if (state == QV_CLOSED) SSL_shutdown(c->ssl); /* close_notify, best effort */
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
     if (c->fd >= 0) {
         close(c->fd); /* also removes it from epoll */
         c->fd = -1;
@@ -139,12 +197,13 @@ static void queue_upgrade(qv_loop *lp, qv_conn *c) {
                      "Connection: Upgrade\r\n"
                      "Sec-WebSocket-Key: %s\r\n"
                      "Sec-WebSocket-Version: 13\r\n"
-                     "%s"
+                     "%s%s"
                      "User-Agent: qv-load\r\n"
                      "\r\n",
                      lp->url->path, lp->url->host_header, c->key,
-                     lp->offer_deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "");
-    if (buf_reserve(&c->out, (size_t)n) == 0) {
+                     lp->offer_deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "",
+                     c->headers ? c->headers : "");
+    if (n > 0 && (size_t)n < sizeof req && buf_reserve(&c->out, (size_t)n) == 0) {
         memcpy(c->out.data + c->out.len, req, (size_t)n);
         c->out.len += (size_t)n;
     }
@@ -178,6 +237,34 @@ static void start_connect(qv_loop *lp, qv_conn *c, uint64_t now) {
         return;
     }
     /* Completion (even an immediate one) is reported by EPOLLOUT. */
+}
+
+/* Runs the TLS handshake as far as it goes; once done, sends the upgrade request. */
+static void tls_handshake(qv_loop *lp, qv_conn *c, uint64_t now) {
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        c->state = QV_UPGRADING;
+        queue_upgrade(lp, c);
+        qv_conn_flush(lp, c);
+        return;
+    }
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        int ww = e == SSL_ERROR_WANT_WRITE;
+        if (ww != c->want_write) set_events(lp, c, ww);
+        return;
+    }
+    if (e == SSL_ERROR_SYSCALL) { /* reset or EOF mid-handshake: maybe an overrun backlog */
+        attempt_failed(lp, c, 1, now);
+        return;
+    }
+    if (lp->err.tls_errors++ == 0) {
+        char msg[256];
+        ERR_error_string_n(ERR_peek_last_error(), msg, sizeof msg);
+        fprintf(stderr, "qv-load: TLS handshake failed: %s\n", msg);
+    }
+    attempt_failed(lp, c, 0, now);
 }
 
 static const char *find_crlfcrlf(const uint8_t *p, size_t n) {
@@ -286,7 +373,7 @@ int qv_conn_flush(qv_loop *lp, qv_conn *c) {
     if (c->fd < 0) return -1;
     size_t n = c->out.len - c->out.off;
     if (n > 0) {
-        ssize_t w = send(c->fd, c->out.data + c->out.off, n, MSG_NOSIGNAL);
+        ssize_t w = conn_send(c, c->out.data + c->out.off, n);
         if (w < 0) {
             if (errno != EAGAIN && errno != EINTR) {
                 lp->err.io_errors++;
@@ -400,17 +487,20 @@ static int parse_frames(qv_loop *lp, qv_conn *c, uint64_t now) {
 #define RD_ERR 4
 
 /* Reads until the socket is drained (or the buffer was only partly filled).
- * Returns a mask of RD_DATA (bytes came), RD_EOF (peer closed), RD_ERR. */
+ * Returns a mask of RD_DATA (bytes came), RD_EOF (peer closed), RD_ERR.
+ * TLS: SSL_read() gives one record (<= 16 KiB, the least space offered) at a time, so a
+ * short read says nothing there; read until OpenSSL wants more from the socket. Nothing
+ * decrypted stays behind in OpenSSL, so level-triggered epoll still sees what is left. */
 static int read_some(qv_conn *c) {
     int got = 0;
     for (int rounds = 0; rounds < 16; rounds++) {
         if (buf_reserve(&c->in, 16384) != 0) return got | RD_ERR;
         size_t space = c->in.cap - c->in.len;
-        ssize_t r = recv(c->fd, c->in.data + c->in.len, space, 0);
+        ssize_t r = conn_recv(c, c->in.data + c->in.len, space);
         if (r > 0) {
             c->in.len += (size_t)r;
             got = RD_DATA;
-            if ((size_t)r < space) break;
+            if ((size_t)r < space && !c->ssl) break;
             continue;
         }
         if (r == 0) return got | RD_EOF;
@@ -459,11 +549,26 @@ void qv_conn_event(qv_loop *lp, qv_conn *c, uint32_t events, uint64_t now) {
             return;
         }
         if (!(events & EPOLLOUT)) return;
+        if (lp->ssl_ctx) {
+            c->ssl = SSL_new(lp->ssl_ctx);
+            if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+                lp->err.tls_errors++;
+                attempt_failed(lp, c, 0, now);
+                return;
+            }
+            SSL_set_connect_state(c->ssl);
+            c->state = QV_HANDSHAKING;
+            tls_handshake(lp, c, now);
+            return;
+        }
         c->state = QV_UPGRADING;
         queue_upgrade(lp, c);
         qv_conn_flush(lp, c);
         return;
     }
+    case QV_HANDSHAKING:
+        tls_handshake(lp, c, now);
+        return;
     case QV_UPGRADING: {
         if ((events & EPOLLOUT) && qv_conn_flush(lp, c) != 0) return;
         if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
@@ -561,6 +666,13 @@ int qv_establish(qv_loop *lp, double rate, int max_pending, uint64_t deadline_ns
     return lp->open;
 }
 
+int qv_establish_share(qv_loop *lp, const qv_opts *o) {
+    double rate = o->rate / (double)o->threads;
+    int max_pending = 256 / (int)o->threads;
+    uint64_t deadline = qv_now_ns() + (uint64_t)(o->setup_timeout * 1e9);
+    return qv_establish(lp, rate, max_pending < 8 ? 8 : max_pending, deadline);
+}
+
 /* ---------- closing ---------- */
 
 int qv_close_all(qv_loop *lp, uint64_t deadline_ns) {
@@ -589,4 +701,61 @@ int qv_close_all(qv_loop *lp, uint64_t deadline_ns) {
         }
     }
     return clean;
+}
+
+/* ---------- errors ---------- */
+
+void qv_errors_add(qv_errors *into, const qv_errors *from) {
+    into->connect_errors += from->connect_errors;
+    into->retries += from->retries;
+    into->handshake_errors += from->handshake_errors;
+    into->protocol_errors += from->protocol_errors;
+    into->payload_errors += from->payload_errors;
+    into->unexpected_closes += from->unexpected_closes;
+    into->io_errors += from->io_errors;
+    into->tls_errors += from->tls_errors;
+}
+
+uint64_t qv_errors_total(const qv_errors *e) {
+    return e->connect_errors + e->protocol_errors + e->payload_errors + e->unexpected_closes + e->io_errors;
+}
+
+/* ---------- channel subscriptions ---------- */
+
+int qv_conn_subscribe(qv_loop *lp, qv_conn *c, const char *channel, int raw) {
+    char msg[512];
+    int n = raw ? snprintf(msg, sizeof msg, "subscribe %s", channel)
+                : snprintf(msg, sizeof msg,
+                           "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\",\"params\":{\"channel\":\"%s\"}}",
+                           channel);
+    if (n < 0 || (size_t)n >= sizeof msg) return -1;
+    if (qv_conn_queue_frame(lp, c, QV_OP_TEXT, (const uint8_t *)msg, (size_t)n) != 0) return -1;
+    c->sub = QV_SUB_SENT;
+    return qv_conn_flush(lp, c);
+}
+
+int qv_conn_subscribe_reply(qv_conn *c, const uint8_t *payload, size_t len, int raw) {
+    if (c->sub != QV_SUB_SENT) return 0;
+    if (raw) {
+        if (memmem(payload, len, "\"sent\":", 7)) return 0;
+        c->sub = QV_SUB_OK;
+        return 1;
+    }
+    if (memmem(payload, len, "\"result\"", 8)) c->sub = QV_SUB_OK;
+    else if (memmem(payload, len, "\"error\"", 7)) c->sub = QV_SUB_FAILED;
+    else return 0;
+    return 1;
+}
+
+int qv_wait_subscribed(qv_loop *lp, uint64_t deadline_ns) {
+    for (;;) {
+        int waiting = 0, ok = 0;
+        for (int i = 0; i < lp->nconns; i++) {
+            qv_conn *c = &lp->conns[i];
+            if (c->sub == QV_SUB_SENT && c->state == QV_OPEN) waiting++;
+            ok += c->sub == QV_SUB_OK;
+        }
+        if (waiting == 0 || qv_now_ns() >= deadline_ns) return ok;
+        qv_loop_poll(lp, 10);
+    }
 }

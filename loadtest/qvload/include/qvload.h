@@ -3,24 +3,23 @@
  *
  * Layout (one file per concern, so a new mode only adds a file and a table row):
  *   main.c     command line, mode table, usage
- *   url.c      ws:// URL parsing, loopback-only check
+ *   url.c      ws:// and wss:// URL parsing, loopback-only check
  *   sha1.c     SHA-1 and base64 (for Sec-WebSocket-Key / -Accept)
  *   hist.c     log-linear latency histogram (HdrHistogram-like)
  *   util.c     clocks, random numbers, /proc readers, rlimit
- *   wsconn.c   client connections: non-blocking connect, HTTP upgrade, RFC 6455
- *              client framing (masked), output buffer, close handshake, and the
- *              rate-limited "establish N connections" driver shared by all modes
+ *   wsconn.c   client connections: non-blocking connect, TLS handshake (wss://, OpenSSL,
+ *              no certificate verification), HTTP upgrade, RFC 6455 client framing
+ *              (masked), output buffer, close handshake, the rate-limited "establish N
+ *              connections" driver and the channel subscription shared by all modes
  *   echo.c     `echo` mode
  *   connect.c  `connect` mode
- *
- * A future `fanout` mode (subscribers + publishers, publish->delivery latency from
- * timestamps carried in payloads) would add fanout.c with `int qv_fanout_main(const
- * qv_opts *)`, a row in the mode table in main.c, and use qv_establish(),
- * qv_conn_queue_frame(), qv_conn_flush(), qv_conn_read() and the histogram as echo.c does.
+ *   fanout.c   `fanout` mode: subscribers + publishers, publish->delivery latency from
+ *              the CLOCK_MONOTONIC send time carried in each event (`"sent":NS`)
  */
 #ifndef QVLOAD_H
 #define QVLOAD_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -45,6 +44,14 @@ typedef struct {
     double settle;     /* connect mode: RSS must stay unchanged this long */
     double setup_timeout; /* seconds allowed to establish all connections */
     int deflate;       /* connect mode: offer permessage-deflate, require it accepted */
+    const char *subscribe; /* connect mode: channel every connection subscribes to, or NULL */
+    /* fanout mode */
+    long subscribers, channels, publishers;
+    double publish_rate;   /* publishes per second, all publishers together; 0: --inflight paces */
+    int paced;             /* --rate given */
+    const char *publisher_key;
+    int raw;               /* --protocol raw: "subscribe CHANNEL" text, no publish replies */
+    double grace;          /* seconds to wait for late deliveries after the run */
 } qv_opts;
 
 /* ---------- URL ---------- */
@@ -54,6 +61,7 @@ typedef struct {
     socklen_t addrlen;
     char host_header[300]; /* value for the Host: header */
     char path[1024];
+    int tls;               /* wss:// */
 } qv_url;
 
 /* Returns 0 on success; on failure writes a message to err. Only loopback hosts pass. */
@@ -87,6 +95,7 @@ uint64_t qv_hist_percentile(const qv_hist *h, double p);
 /* ---------- utilities ---------- */
 
 uint64_t qv_now_ns(void);                 /* CLOCK_MONOTONIC */
+void qv_sleep_ns(uint64_t ns);
 uint64_t qv_rand64(uint64_t *state);      /* xorshift64* */
 uint64_t qv_seed(void);                   /* from getrandom() */
 long qv_read_rss_kib(int pid);            /* VmRSS of /proc/PID/status, -1 if unreadable */
@@ -94,13 +103,46 @@ long qv_read_rss_sum(const int *pids, int n);
 double qv_read_cpu_seconds(int pid);      /* utime+stime of /proc/PID/stat, -1 if unreadable */
 double qv_read_system_busy_seconds(double *total_seconds); /* /proc/stat: busy and total CPU time, all cores */
 long qv_raise_nofile(void);               /* soft := hard, returns the new soft limit */
+int qv_need_nofile(long connections);     /* raises the limit; -1 (and a message) if N do not fit */
+double qv_cpu_self(void);                 /* this process's user+system CPU seconds */
 void qv_json_string(char *out, size_t outlen, const char *s);
+
+/* CPU use over a measured window: this process, the server processes (--pid) and the whole
+ * machine. qv_cpu_begin() at its start, qv_cpu_end() at its end. */
+typedef struct {
+    double self0, server0, sys0;
+    double loader_pct, server_pct, other_pct; /* -1 when unknown */
+} qv_cpu_window;
+void qv_cpu_begin(qv_cpu_window *w, const int *pids, int npids);
+void qv_cpu_end(qv_cpu_window *w, const int *pids, int npids, double seconds);
+void qv_cpu_print(const qv_cpu_window *w); /* "  cpu: loader N% of one core, server N%, ..." */
+
+/* The clock of a run with loader threads (echo, fanout): once every thread is ready, one
+ * of them fixes start = now, measure_start = start + warm-up, end = measure_start +
+ * duration for all. Fields are UINT64_MAX until then. */
+typedef struct {
+    pthread_barrier_t barrier;
+    _Atomic uint64_t start, measure_start, end;
+    _Atomic int started;
+    _Atomic int finished; /* loader threads done */
+    int nthreads;
+} qv_run;
+void qv_run_init(qv_run *r, int nthreads);
+void qv_run_destroy(qv_run *r);
+/* Loader thread: waits for the others, then the clock is set. */
+void qv_run_sync(qv_run *r, const qv_opts *o);
+/* Loader thread: done (its connections closed). */
+void qv_run_done(qv_run *r);
+/* Main thread: waits (at most setup_s) for the start, then measures CPU use over the
+ * measured window (cut short if every loader thread finishes). */
+void qv_run_measure_cpu(qv_run *r, const qv_opts *o, double setup_s, qv_cpu_window *w);
 
 /* ---------- connections ---------- */
 
 enum {
     QV_IDLE = 0,    /* not started yet, or waiting to retry */
     QV_CONNECTING,  /* non-blocking connect() in progress */
+    QV_HANDSHAKING, /* wss://: TLS handshake in progress */
     QV_UPGRADING,   /* upgrade request sent, waiting for the 101 */
     QV_OPEN,
     QV_CLOSING,     /* close frame sent, waiting for the server's close / EOF */
@@ -112,6 +154,12 @@ typedef struct {
     uint8_t *data;
     size_t len, cap, off; /* bytes [off, len) are pending */
 } qv_buf;
+
+struct ssl_st;
+struct ssl_ctx_st;
+
+/* Channel subscription of a connection (qv_conn.sub) */
+enum { QV_SUB_NONE = 0, QV_SUB_SENT, QV_SUB_OK, QV_SUB_FAILED };
 
 typedef struct qv_conn {
     int fd;
@@ -127,6 +175,9 @@ typedef struct qv_conn {
     int close_received;     /* the server's close frame arrived */
     int want_write;         /* EPOLLOUT armed */
     int deflate;            /* the server accepted permessage-deflate */
+    int sub;                /* QV_SUB_* */
+    struct ssl_st *ssl;     /* wss:// */
+    const char *headers;    /* extra upgrade request header lines ("Name: value\r\n"), or NULL */
     /* per-mode data */
     void *user;
 } qv_conn;
@@ -139,7 +190,12 @@ typedef struct {
     uint64_t payload_errors;   /* wrong echo length or content */
     uint64_t unexpected_closes;
     uint64_t io_errors;
+    uint64_t tls_errors;       /* TLS handshakes that failed (also in connect_errors) */
 } qv_errors;
+
+void qv_errors_add(qv_errors *into, const qv_errors *from);
+/* Errors that make a run suspect: connect, protocol, payload, closed by server, io. */
+uint64_t qv_errors_total(const qv_errors *e);
 
 /* One event loop: an epoll fd and the connections it owns. One per thread. */
 typedef struct qv_loop {
@@ -154,6 +210,7 @@ typedef struct qv_loop {
     int open;               /* connections open or closing */
     int waiting_retry;      /* connections waiting for a retry */
     int offer_deflate;      /* offer permessage-deflate; an answer without it is a bad upgrade */
+    struct ssl_ctx_st *ssl_ctx; /* wss:// */
     /* called after each batch of events (e.g. to flush); may be NULL */
     void (*after_poll)(struct qv_loop *, uint64_t now);
     /* frame callback, set by the mode: called for each complete data frame */
@@ -176,6 +233,9 @@ void qv_loop_free(qv_loop *lp);
  * `max_pending` handshakes in flight, retrying refused/reset attempts with backoff,
  * until all are open or the deadline passes. Returns the number open. */
 int qv_establish(qv_loop *lp, double rate, int max_pending, uint64_t deadline_ns);
+/* qv_establish() for one of o->threads loader threads: its share of --rate and of the
+ * handshakes in flight, within --setup-timeout. */
+int qv_establish_share(qv_loop *lp, const qv_opts *o);
 
 /* Appends one masked frame to the connection's output buffer (not sent yet). */
 int qv_conn_queue_frame(qv_loop *lp, qv_conn *c, int opcode, const uint8_t *payload, size_t len);
@@ -191,6 +251,16 @@ void qv_conn_event(qv_loop *lp, qv_conn *c, uint32_t events, uint64_t now);
  * handshake; then closes every socket. Returns the number closed cleanly. */
 int qv_close_all(qv_loop *lp, uint64_t deadline_ns);
 void qv_conn_drop(qv_loop *lp, qv_conn *c, int state);
+/* Sends a subscribe request for `channel` (JSON-RPC id 1, or the text "subscribe CHANNEL"
+ * when raw) and marks the connection QV_SUB_SENT. */
+int qv_conn_subscribe(qv_loop *lp, qv_conn *c, const char *channel, int raw);
+/* For a mode's on_message on a connection in QV_SUB_SENT: whether this frame answers the
+ * subscribe (JSON-RPC: contains "result" -> QV_SUB_OK, "error" -> QV_SUB_FAILED; raw: any
+ * text frame without "sent":). Returns 1 if it did. */
+int qv_conn_subscribe_reply(qv_conn *c, const uint8_t *payload, size_t len, int raw);
+/* Polls until no connection of the loop is in QV_SUB_SENT or the deadline passes.
+ * Returns the number in QV_SUB_OK. */
+int qv_wait_subscribed(qv_loop *lp, uint64_t deadline_ns);
 /* Runs the loop's epoll once for at most timeout_ms, dispatching events. */
 int qv_loop_poll(qv_loop *lp, int timeout_ms);
 
@@ -198,5 +268,6 @@ int qv_loop_poll(qv_loop *lp, int timeout_ms);
 
 int qv_echo_main(const qv_opts *o, const qv_url *url);
 int qv_connect_main(const qv_opts *o, const qv_url *url);
+int qv_fanout_main(const qv_opts *o, const qv_url *url);
 
 #endif
