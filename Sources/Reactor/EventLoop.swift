@@ -354,7 +354,7 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
-    private func flush(_ c: Connection) {
+    func flush(_ c: Connection) {
         guard c.state == .open else { return }
         do {
             let fd = c.fd
@@ -421,8 +421,9 @@ public final class EventLoop: @unchecked Sendable {
             pendingFlush.removeAll(keepingCapacity: true)
             for c in batch {
                 c.inFlushList = false
-                // With EPOLLOUT armed the kernel buffer is full: wait for writability.
-                if c.state == .open && !c.writeArmed { flush(c) }
+                // With EPOLLOUT armed the kernel buffer is full: wait for writability. Already
+                // written this pass (`flushNow`) and not closing: nothing to do.
+                if c.state == .open && !c.writeArmed && (c.outbound.byteCount > 0 || c.closeAfterFlush) { flush(c) }
             }
         }
     }

@@ -102,8 +102,9 @@ struct OutboundQueue {
             }
         }
         if head == chunks.count {
-            // Everything sent: free all (a spare tail per idle connection would cost RSS).
-            chunks.removeAll()
+            // Everything sent: drop the chunks (a spare tail per idle connection would cost RSS)
+            // but keep a small array, so a subscriber's next event does not allocate one again.
+            chunks.removeAll(keepingCapacity: chunks.capacity <= 8)
             head = 0
         } else if head >= 32 && head * 2 >= chunks.count {
             chunks.removeFirst(head)

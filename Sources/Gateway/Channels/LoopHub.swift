@@ -120,17 +120,35 @@ final class LoopHub: @unchecked Sendable {
         if !overBound.isEmpty { checkOverBound() }
     }
 
+    /// Subscriber-major, like uWS's cork/uncork: each subscriber gets all of this pass's
+    /// events of a channel queued and written in one go, while its connection is in cache.
     private func deliverInbox() {
         inbox.withLock { box in
             swap(&batch, &box.events)
             box.wakeScheduled = false
         }
         guard !batch.isEmpty, let now = loop?.now else { return }
-        for event in batch {
-            guard let subs = subscribers[event.channel.name] else { continue }
-            for s in subs { s.session.deliver(event, to: s, now: now) }
+        if batch.count == 1 || batch.allSatisfy({ $0.channel.name == batch[0].channel.name }) {
+            deliver(batch[...], now: now)
+        } else {
+            // Several channels: keep each channel's events in order, channel by channel.
+            var done = Set<String>()
+            for e in batch where !done.contains(e.channel.name) {
+                done.insert(e.channel.name)
+                deliver(batch.filter { $0.channel.name == e.channel.name }[...], now: now)
+            }
         }
         batch.removeAll(keepingCapacity: true)
+    }
+
+    /// Events of one channel, in seq order.
+    private func deliver(_ events: ArraySlice<Event>, now: Millis) {
+        guard let first = events.first, let subs = subscribers[first.channel.name] else { return }
+        for s in subs {
+            let session = s.session
+            for e in events { session.deliver(e, to: s, now: now) }
+            session.flushNow()
+        }
     }
 
     private func sendDuePending() {

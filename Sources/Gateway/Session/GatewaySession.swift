@@ -28,6 +28,9 @@ public final class GatewaySession: WebSocketApplication {
     /// When the outgoing queue went over its bound (nil while under it).
     private var overBoundSince: Millis?
     var inOverBoundList = false
+    /// Copied out of the configuration: read per delivery, and reading a field through the
+    /// struct would retain and release its arrays each time.
+    private let outgoingBound: Int
 
     init(ws: WebSocketConnection, context: GatewayContext, hub: LoopHub, role: Role) {
         self.ws = ws
@@ -37,6 +40,7 @@ public final class GatewaySession: WebSocketApplication {
         self.loop = ws.connection.loop
         self.role = role
         let c = context.configuration
+        self.outgoingBound = c.outgoingBound
         let publisher = role.isPublisher
         self.bucket = TokenBucket(rate: publisher ? c.publisherRequestRate : c.requestRate,
                                   burst: publisher ? c.publisherRequestBurst : c.requestBurst, now: ws.connection.loop.now)
@@ -142,10 +146,15 @@ public final class GatewaySession: WebSocketApplication {
     }
 
     private func noteQueued() {
-        if overBoundSince == nil && queuedBytes > context.configuration.outgoingBound {
+        if overBoundSince == nil && queuedBytes > outgoingBound {
             overBoundSince = now
             hub.watchOverBound(self)
         }
+    }
+
+    /// Writes queued output now (fan-out; see `Connection.flushNow`).
+    func flushNow() {
+        if !isClosed { connection.flushNow() }
     }
 
     func close(_ code: CloseCode, reason: String) {
@@ -170,7 +179,7 @@ public final class GatewaySession: WebSocketApplication {
             return
         }
         let queued = queuedBytes
-        let bound = context.configuration.outgoingBound
+        let bound = outgoingBound
         if queued > bound {
             if overBoundSince == nil {
                 overBoundSince = now
@@ -204,7 +213,7 @@ public final class GatewaySession: WebSocketApplication {
             return .done
         }
         if s.minInterval > 0 && now < s.nextAllowed { return .waitUntil(s.nextAllowed) }
-        if queuedBytes > context.configuration.outgoingBound { return .waitForDrain }
+        if queuedBytes > outgoingBound { return .waitForDrain }
         send(event, to: s, now: now)
         return .done
     }
@@ -212,7 +221,7 @@ public final class GatewaySession: WebSocketApplication {
     /// The hub's periodic look at a session over its bound: true while it should keep watching.
     func checkOutgoingBound(now: Millis) -> Bool {
         guard !isClosed, let since = overBoundSince else { return false }
-        if queuedBytes <= context.configuration.outgoingBound {
+        if queuedBytes <= outgoingBound {
             overBoundSince = nil
             return false
         }
