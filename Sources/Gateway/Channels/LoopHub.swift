@@ -22,7 +22,9 @@ final class LoopHub: @unchecked Sendable {
     /// Channel name → its subscriptions on this loop (unordered; removal swaps with the last).
     private var subscribers: [String: [Subscription]] = [:]
     /// Subscriptions holding a conflated event (maxRate pacing or a full outgoing queue).
-    private var pending: [Subscription] = []
+    /// Each with its session held strongly: a pending entry may outlive the session's close
+    /// by a pass (see `Subscription.session`).
+    private var pending: [(subscription: Subscription, session: GatewaySession)] = []
     /// Sessions over their outgoing bound: closed with 4008 if they stay over too long.
     private var overBound: [GatewaySession] = []
     /// Scratch array reused each pass, so delivery allocates nothing.
@@ -89,7 +91,7 @@ final class LoopHub: @unchecked Sendable {
     func markPending(_ s: Subscription) {
         guard !s.inPendingList else { return }
         s.inPendingList = true
-        pending.append(s)
+        pending.append((s, s.session))
     }
 
     func watchOverBound(_ session: GatewaySession) {
@@ -154,16 +156,17 @@ final class LoopHub: @unchecked Sendable {
     private func sendDuePending() {
         guard let loop else { return }
         let now = loop.now
-        var keep: [Subscription] = []
-        for s in pending {
-            switch s.session.sendPending(s, now: now) {
+        var keep: [(subscription: Subscription, session: GatewaySession)] = []
+        for entry in pending {
+            let s = entry.subscription
+            switch entry.session.sendPending(s, now: now) {
             case .done:
                 s.inPendingList = false
             case .waitUntil(let t):
                 loop.wake(at: t)
-                keep.append(s)
+                keep.append(entry)
             case .waitForDrain:
-                keep.append(s)
+                keep.append(entry)
             }
         }
         pending = keep
@@ -181,9 +184,11 @@ final class LoopHub: @unchecked Sendable {
 
 /// One session's membership in one channel, on its loop.
 final class Subscription {
-    // Strong: the hub's pending list may outlive the session's close by a pass; the session drops
-    // its subscriptions when it closes, which breaks the cycle.
-    let session: GatewaySession
+    /// Not counted: read once per delivery on the hottest path. Safe because a subscription
+    /// is only reached through its session (which owns it), the hub's channel lists (left in
+    /// the session's `webSocketDidClose`, before it can go away) and the pending list (which
+    /// holds the session strongly beside it).
+    unowned(unsafe) let session: GatewaySession
     let channel: ChannelName
     /// Newest seq sent (or covered by the answer/replay): anything at or below is a duplicate.
     var lastSeq: UInt64

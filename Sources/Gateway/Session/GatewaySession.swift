@@ -199,7 +199,11 @@ public final class GatewaySession: WebSocketApplication {
     }
 
     private func send(_ event: Event, to s: Subscription, now: Millis) {
-        ws.send(sharedFrame: hub.frame(for: event, to: ws))
+        if ws.sharedCompressionKey == nil {
+            ws.send(sharedFrame: event.frame)   // the common case, without the hub's cache
+        } else {
+            ws.send(sharedFrame: hub.frame(for: event, to: ws))
+        }
         s.lastSeq = event.seq
         s.pendingEvent = nil
         if s.minInterval > 0 { s.nextAllowed = now + s.minInterval }
