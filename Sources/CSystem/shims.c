@@ -119,6 +119,9 @@ int cgw_accept(int listenFd) {
 }
 
 ssize_t cgw_sendmsg(int fd, const struct iovec *iov, int iovcnt) {
+    /* One buffer (the usual fan-out case: one event per subscriber per pass): send() skips
+       copying and checking a msghdr and an iovec array in the kernel. */
+    if (iovcnt == 1) return send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = (struct iovec *)iov;

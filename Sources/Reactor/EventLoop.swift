@@ -422,7 +422,7 @@ public final class EventLoop: @unchecked Sendable {
             for c in batch {
                 c.inFlushList = false
                 // With EPOLLOUT armed the kernel buffer is full: wait for writability. Already
-                // written this pass (`flushNow`) and not closing: nothing to do.
+                // written this pass and not closing: nothing to do.
                 if c.state == .open && !c.writeArmed && (c.outbound.byteCount > 0 || c.closeAfterFlush) { flush(c) }
             }
         }

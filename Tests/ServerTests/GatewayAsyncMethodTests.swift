@@ -18,6 +18,29 @@ struct GatewayAsyncMethodTests {
         })
     }
 
+    static func lostModule(_ registry: inout MethodRegistry, _ broker: Broker) {
+        slowModule(&registry, broker)
+        // A handler that takes a deferred answer and drops it (a lost callback).
+        registry.register(MethodSpec("test.lost") { call in
+            _ = call.deferred()
+        })
+    }
+
+    @Test func aDroppedDeferredAnswerBecomesAnInternalError() throws {
+        let g = try TestGateway(threads: 1, modules: Self.lostModule)
+        defer { g.stop() }
+        let c = try g.client()
+        defer { c.close() }
+        let m = try c.call("test.lost")
+        #expect(m.errorCode == -32603)
+        #expect(m.errorReason == "internal")
+        // In a batch, the other entries still come back.
+        try c.sendText("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test.lost\"},{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"test.slow\",\"params\":{\"ms\":10}}]")
+        let batch = try #require(try c.nextAnswer().value.arrayValue)
+        #expect(batch.count == 2)
+        #expect(batch.contains { $0["error"]?["code"] == .number(JSONNumber(-32603)) })
+    }
+
     @Test func otherRequestsAreServedWhileADeferredOneRuns() throws {
         let g = try TestGateway(threads: 1, modules: Self.slowModule)
         defer { g.stop() }

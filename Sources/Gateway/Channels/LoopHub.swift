@@ -148,8 +148,9 @@ final class LoopHub: @unchecked Sendable {
         guard let first = events.first, let subs = subscribers[first.channel.name] else { return }
         for s in subs {
             let session = s.session
+            session.beginBurst()
             for e in events { session.deliver(e, to: s, now: now) }
-            session.flushNow()
+            session.endBurst()
         }
     }
 

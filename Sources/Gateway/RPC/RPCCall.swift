@@ -1,5 +1,7 @@
 import JSON
+import Log
 import Reactor
+import Synchronization
 
 /// One request being handled. The handler answers exactly once with `succeed` or `fail`, on the
 /// session's event loop thread (work done elsewhere hops back with `loop.execute` first). A
@@ -104,6 +106,7 @@ public final class DeferredAnswer: @unchecked Sendable {
     // Only dereferenced inside tasks that run on `loop` (the call's own thread).
     private let call: RPCCall
     private let loop: EventLoop
+    private let answered = Atomic<Bool>(false)
 
     init(call: RPCCall, loop: EventLoop) {
         self.call = call
@@ -111,10 +114,29 @@ public final class DeferredAnswer: @unchecked Sendable {
     }
 
     public func succeed(_ result: JSONValue) {
-        loop.execute { [self] in call.succeed(result) }
+        guard claim() else { return }
+        nonisolated(unsafe) let call = self.call   // touched on its loop only (inside the task)
+        loop.execute { call.succeed(result) }
     }
 
     public func fail(_ error: RPCError) {
-        loop.execute { [self] in call.fail(error) }
+        guard claim() else { return }
+        nonisolated(unsafe) let call = self.call
+        loop.execute { call.fail(error) }
+    }
+
+    private func claim() -> Bool {
+        !answered.exchange(true, ordering: .acquiringAndReleasing)
+    }
+
+    /// A token dropped unanswered (a handler bug, a lost callback) still answers: -32603, so
+    /// the client is never left waiting and a batch is never stuck.
+    deinit {
+        guard !answered.load(ordering: .acquiring) else { return }
+        nonisolated(unsafe) let call = self.call   // touched on its loop only (inside the task)
+        loop.execute {
+            call.session.logger.error("a deferred call was never answered", [("method", call.method)])
+            call.fail(.internalError("the request was lost inside the gateway"))
+        }
     }
 }

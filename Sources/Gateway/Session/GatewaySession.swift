@@ -152,9 +152,14 @@ public final class GatewaySession: WebSocketApplication {
         }
     }
 
-    /// Writes queued output now (fan-out; see `Connection.flushNow`).
-    func flushNow() {
-        if !isClosed { connection.flushNow() }
+    /// Fan-out to this session: its events of the pass are written at `endBurst`
+    /// (see `Connection.beginBurst`).
+    func beginBurst() {
+        if !isClosed { connection.beginBurst() }
+    }
+
+    func endBurst() {
+        if !isClosed { connection.endBurst() }
     }
 
     func close(_ code: CloseCode, reason: String) {
