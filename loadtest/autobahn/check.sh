@@ -3,7 +3,7 @@
 # `quantumvest serve --echo` and compares every case's result with expected.json beside this
 # script (as Tungstenite does): any difference, better or worse, fails, so a change in
 # behaviour is always noticed and the expectations are updated on purpose.
-#   check.sh PATH/TO/quantumvest [--update]      (CASES='["1.*"]' narrows the run)
+#   check.sh PATH/TO/quantumvest [--update]      (CASES='["1.*"]' narrows the run; TLS=1 runs over wss://)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="${1:?usage: check.sh PATH/TO/quantumvest [--update]}"
@@ -20,8 +20,17 @@ done
 
 work="$(mktemp -d -t qv-autobahn.XXXXXX)"
 out="$work/server.out"
+# TLS=1: the same run over wss:// with a throwaway self-signed certificate.
+tls_args=()
+scheme=ws
+if [ "${TLS:-0}" = "1" ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+  tls_args=(--tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
+  scheme=wss
+fi
 # 16 MiB: section 9 sends messages that large.
-"$bin" serve --port 0 --echo --max-message 16777216 --threads "${THREADS:-2}" --log-level warning >"$out" 2>"$work/server.err" &
+"$bin" serve --port 0 --echo --max-message 16777216 --threads "${THREADS:-2}" --log-level warning "${tls_args[@]}" >"$out" 2>"$work/server.err" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q "listening on" "$out" 2>/dev/null && break; sleep 0.1; done
@@ -29,7 +38,7 @@ port="$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out")"
 [ -n "$port" ] || { echo "autobahn: server did not start"; cat "$work/server.err"; exit 1; }
 
 rc=0
-AB_WORKDIR="$work/ab" AB_TIMEOUT="${AB_TIMEOUT:-1200}" "$autobahn" "ws://127.0.0.1:$port/echo" "$cases" || rc=$?
+AB_WORKDIR="$work/ab" AB_TIMEOUT="${AB_TIMEOUT:-1200}" "$autobahn" "$scheme://127.0.0.1:$port/echo" "$cases" || rc=$?
 index="$work/ab/reports/servers/index.json"
 [ -s "$index" ] || { echo "autobahn: no report (rc=$rc)"; exit 1; }
 

@@ -133,12 +133,19 @@ final class LoopHub: @unchecked Sendable {
         if batch.count == 1 || batch.allSatisfy({ $0.channel.name == batch[0].channel.name }) {
             deliver(batch[...], now: now)
         } else {
-            // Several channels: keep each channel's events in order, channel by channel.
-            var done = Set<String>()
-            for e in batch where !done.contains(e.channel.name) {
-                done.insert(e.channel.name)
-                deliver(batch.filter { $0.channel.name == e.channel.name }[...], now: now)
+            // Several channels: group by channel in one pass (each keeps its order), then
+            // deliver channel by channel.
+            var index: [String: Int] = [:]
+            var groups: [[Event]] = []
+            for e in batch {
+                if let i = index[e.channel.name] {
+                    groups[i].append(e)
+                } else {
+                    index[e.channel.name] = groups.count
+                    groups.append([e])
+                }
             }
+            for g in groups { deliver(g[...], now: now) }
         }
         batch.removeAll(keepingCapacity: true)
     }
