@@ -153,11 +153,15 @@ final class LoopHub: @unchecked Sendable {
     /// Events of one channel, in seq order.
     private func deliver(_ events: ArraySlice<Event>, now: Millis) {
         guard let first = events.first, let subs = subscribers[first.channel.name] else { return }
-        for s in subs {
-            let session = s.session
-            session.beginBurst()
-            for e in events { session.deliver(e, to: s, now: now) }
-            session.endBurst()
+        // `subs` keeps every element alive for the loop: read them without counting.
+        subs.withUnsafeBufferPointer { list in
+            for i in list.indices {
+                let s = Unmanaged.passUnretained(list[i]).takeUnretainedValue()
+                let session = s.session
+                session.beginBurst()
+                for e in events { session.deliver(e, to: s, now: now) }
+                session.endBurst()
+            }
         }
     }
 
