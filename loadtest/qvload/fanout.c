@@ -82,10 +82,13 @@ static int publish_one(fan_thread *t, qv_conn *c, uint64_t now) {
     struct timespec rt;
     clock_gettime(CLOCK_REALTIME, &rt);
     uint64_t ts_ms = (uint64_t)rt.tv_sec * 1000ull + (uint64_t)rt.tv_nsec / 1000000ull;
+    /* qv-notify: a notification (no id) gets no reply, like a raw publish to uWS. */
+    char idpart[32] = "";
+    if (!o->notify) snprintf(idpart, sizeof idpart, "\"id\":%llu,", (unsigned long long)id);
     int n = snprintf(t->msg, t->msg_cap,
-                     "{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":\"publish\",\"params\":{\"channel\":\"prices:B%d\","
+                     "{\"jsonrpc\":\"2.0\",%s\"method\":\"publish\",\"params\":{\"channel\":\"prices:B%d\","
                      "\"data\":{\"symbol\":\"B%d\",\"price\":\"101.25\",\"ts\":%llu,\"sent\":%llu",
-                     (unsigned long long)id, ch, ch, (unsigned long long)ts_ms, (unsigned long long)now);
+                     idpart, ch, ch, (unsigned long long)ts_ms, (unsigned long long)now);
     size_t len = (size_t)n;
     static const char pad_field[] = ",\"pad\":\"\"";
     static const char tail[] = "}}}";
@@ -100,7 +103,7 @@ static int publish_one(fan_thread *t, qv_conn *c, uint64_t now) {
     len += sizeof tail - 1;
     if (qv_conn_queue_frame(&t->loop, c, QV_OP_TEXT, (const uint8_t *)t->msg, len) != 0) return -1;
     f->next_id++;
-    f->inflight++;
+    if (!o->notify) f->inflight++;
     t->published[ch]++;
     if (now >= atomic_load_explicit(&g_run.measure_start, memory_order_relaxed)) t->pubs_measured++;
     return 0;
@@ -358,7 +361,7 @@ int qv_fanout_main(const qv_opts *o, const qv_url *url) {
 
     printf("qv-load fanout %s (%s): %ld subscribers on %ld channel%s, %ld publisher%s, %s, %ld B, %d loader "
            "thread%s\n",
-           o->url, o->raw ? "raw" : "qv", o->subscribers, o->channels, o->channels == 1 ? "" : "s", o->publishers,
+           o->url, o->raw ? "raw" : o->notify ? "qv-notify" : "qv", o->subscribers, o->channels, o->channels == 1 ? "" : "s", o->publishers,
            o->publishers == 1 ? "" : "s", load, o->size, nthreads, nthreads == 1 ? "" : "s");
     printf("  subscribed: %llu of %ld (%llu refused)\n", (unsigned long long)subscribed, o->subscribers,
            (unsigned long long)sub_failed);
@@ -387,7 +390,7 @@ int qv_fanout_main(const qv_opts *o, const qv_url *url) {
            "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"mean_us\":%.1f,"
            "\"errors\":%llu,\"connect_errors\":%llu,\"closed_by_server\":%llu,\"loader_cpu_pct\":%.1f,"
            "\"server_cpu_pct\":%.1f,\"other_cpu_pct\":%.1f}\n",
-           url_json, o->raw ? "raw" : "qv", o->subscribers, o->channels, o->publishers,
+           url_json, o->raw ? "raw" : o->notify ? "qv-notify" : "qv", o->subscribers, o->channels, o->publishers,
            o->paced ? o->publish_rate : 0.0, o->paced ? 0 : o->inflight, o->size, nthreads, o->warmup, o->duration,
            (unsigned long long)subscribed, (unsigned long long)published, (unsigned long long)rejected, pubps, delps,
            (unsigned long long)expected, (unsigned long long)delivered, (long long)lost, p50, p90, p99, p999, mx, mean,

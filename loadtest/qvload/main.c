@@ -25,7 +25,7 @@ static const char USAGE[] =
     "           VmRSS (summed over the PIDs) per connection, in KiB.\n"
     "  fanout   --url ws://127.0.0.1:PORT/ws [--subscribers S] [--channels C] [--publishers P]\n"
     "           [--rate R | --inflight W] [--size BYTES] [--duration D] [--warmup SECONDS]\n"
-    "           [--threads T] [--publisher-key KEY] [--pid PID] [--protocol qv|raw]\n"
+    "           [--threads T] [--publisher-key KEY] [--pid PID] [--protocol qv|qv-notify|raw]\n"
     "           [--connect-rate R] [--grace SECONDS]\n"
     "           Subscriber i subscribes to prices:B{i % C}; publishers publish round-robin over\n"
     "           the C channels, R events/s in all (paced) or W publishes in flight each. Reports\n"
@@ -59,7 +59,9 @@ static const char USAGE[] =
     "  --channels C         fanout: channels prices:B0 .. prices:B{C-1} (default 1)\n"
     "  --publishers P       fanout: publisher connections (default 1)\n"
     "  --publisher-key KEY  fanout: publishers send 'Authorization: Bearer KEY'\n"
-    "  --protocol qv|raw    fanout: qv = JSON-RPC on /ws (default); raw = subscribers send the\n"
+    "  --protocol qv|qv-notify|raw  fanout: qv = JSON-RPC on /ws (default); qv-notify = the same,\n"
+    "                       but publishes are notifications (no id, no reply; needs --rate);\n"
+    "                       raw = subscribers send the\n"
     "                       text 'subscribe CHANNEL', every text frame with \"sent\": is an event,\n"
     "                       publishes get no reply (needs --rate)\n"
     "  --grace SECONDS      fanout: wait at most this long for late deliveries (default 3)\n"
@@ -261,7 +263,8 @@ int main(int argc, char **argv) {
             break;
         case O_PROTO:
             o.raw = !strcmp(value, "raw");
-            r = o.raw || !strcmp(value, "qv") ? 0 : -1;
+            o.notify = !strcmp(value, "qv-notify");
+            r = o.raw || o.notify || !strcmp(value, "qv") ? 0 : -1;
             break;
         case O_GRACE: r = parse_double(value, 0, 600, &o.grace); break;
         case O_PID: r = parse_pids(value, &o); break;
@@ -278,7 +281,7 @@ int main(int argc, char **argv) {
     }
     if (fanout) {
         if ((seen & O_RATE) && (seen & O_INFL)) return bad("%s", "give --rate or --inflight, not both");
-        if (o.raw && !o.paced) return bad("%s", "--protocol raw has no publish replies: pace it with --rate");
+        if ((o.raw || o.notify) && !o.paced) return bad("%s", "--protocol raw/qv-notify has no publish replies: pace it with --rate");
         if (!(seen & O_SIZE)) o.size = 0;
         o.connections = o.subscribers + o.publishers;
     }

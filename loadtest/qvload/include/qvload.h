@@ -51,6 +51,7 @@ typedef struct {
     int paced;             /* --rate given */
     const char *publisher_key;
     int raw;               /* --protocol raw: "subscribe CHANNEL" text, no publish replies */
+    int notify;            /* --protocol qv-notify: publishes are JSON-RPC notifications (no id, no reply) */
     double grace;          /* seconds to wait for late deliveries after the run */
 } qv_opts;
 
