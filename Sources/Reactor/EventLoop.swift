@@ -58,7 +58,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Debug builds trap when called off this loop's thread (once it runs).
     @inline(__always)
     public func assertInLoop(_ file: StaticString = #fileID, _ line: UInt = #line) {
-        assert(loopThread.map { pthread_equal($0, pthread_self()) != 0 } ?? true, "off-loop call", file: file, line: line)
+        assert(loopThread == nil || inLoopThread, "off-loop call", file: file, line: line)
     }
     /// Whether the caller runs on this loop's thread (false before the loop runs).
     public var inLoopThread: Bool {

@@ -51,38 +51,47 @@ public final class WebSocketConnection: ConnectionHandler {
             sendCompressed(opcode, payload, compression)
             return
         }
-        let n = payload.count
-        connection.write(reserving: FrameEncoder.maxHeaderLength + n) { out in
+        connection.write(reserving: FrameEncoder.maxHeaderLength + payload.count) { out in
             guard let base = out.baseAddress else { return 0 }
-            let h = FrameEncoder.writeHeader(opcode: opcode, payloadLength: n, to: base)
-            if let src = payload.baseAddress, n > 0 { (base + h).copyMemory(from: src, byteCount: n) }
-            return h + n
+            return WebSocketConnection.writePlainFrame(opcode, payload, to: base)
         }
     }
 
-    /// Compresses straight into the outbound buffer: the payload is written after room for the
-    /// longest header, then moved down once its length (and so the header's) is known.
+    /// Compresses straight into the outbound buffer.
     private func sendCompressed(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, _ compression: ConnectionCompression) {
         let deflater = compression.deflater()
-        let n = payload.count
-        let room = deflater.maxCompressedSize(n)
-        let gap = FrameEncoder.maxHeaderLength
-        connection.write(reserving: gap + room) { out in
+        let room = deflater.maxCompressedSize(payload.count)
+        connection.write(reserving: FrameEncoder.maxHeaderLength + room) { out in
             guard let base = out.baseAddress else { return 0 }
-            let body = UnsafeMutableRawBufferPointer(start: base + gap, count: room)
             // Without context takeover an incompressible message may go out as it is; with it,
             // the peer must see every message our deflater's history holds.
-            if let c = deflater.compress(payload, into: body), c < n || !compression.parameters.serverNoContextTakeover {
-                let h = FrameEncoder.headerLength(payloadLength: c)
-                (base + h).copyMemory(from: base + gap, byteCount: c)   // memmove: the ranges may overlap
-                _ = FrameEncoder.writeHeader(opcode: opcode, rsv1: true, payloadLength: c, to: base)
-                return h + c
-            }
-            let h = FrameEncoder.writeHeader(opcode: opcode, payloadLength: n, to: base)
-            if let src = payload.baseAddress, n > 0 { (base + h).copyMemory(from: src, byteCount: n) }
-            return h + n
+            return WebSocketConnection.writeCompressedFrame(opcode, payload, deflater, to: base, room: room,
+                                                            evenIfLarger: !compression.parameters.serverNoContextTakeover)
+                ?? WebSocketConnection.writePlainFrame(opcode, payload, to: base)
         }
         compression.didCompress(deflater)
+    }
+
+    /// Header and payload at `base` (room for `maxHeaderLength + payload.count`); the length.
+    private static func writePlainFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, to base: UnsafeMutableRawPointer) -> Int {
+        let n = payload.count
+        let h = FrameEncoder.writeHeader(opcode: opcode, payloadLength: n, to: base)
+        if let src = payload.baseAddress, n > 0 { (base + h).copyMemory(from: src, byteCount: n) }
+        return h + n
+    }
+
+    /// A compressed (RSV1) frame at `base` (room for `maxHeaderLength + room`): the payload is
+    /// compressed after room for the longest header, then moved down once its length (and so
+    /// the header's) is known. nil when it did not fit or, unless `evenIfLarger`, did not shrink.
+    private static func writeCompressedFrame(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, _ deflater: Deflater,
+                                             to base: UnsafeMutableRawPointer, room: Int, evenIfLarger: Bool) -> Int? {
+        let gap = FrameEncoder.maxHeaderLength
+        guard let c = deflater.compress(payload, into: UnsafeMutableRawBufferPointer(start: base + gap, count: room)),
+              c < payload.count || evenIfLarger else { return nil }
+        let h = FrameEncoder.headerLength(payloadLength: c)
+        (base + h).copyMemory(from: base + gap, byteCount: c)   // memmove: the ranges may overlap
+        _ = FrameEncoder.writeHeader(opcode: opcode, rsv1: true, payloadLength: c, to: base)
+        return h + c
     }
 
     public func send(text: String) {
@@ -113,15 +122,11 @@ public final class WebSocketConnection: ConnectionHandler {
         let chunk = ByteChunk(capacity: FrameEncoder.maxHeaderLength + room)
         var smaller = false
         chunk.withUnsafeTail(reserving: FrameEncoder.maxHeaderLength + room) { out in
-            guard let base = out.baseAddress else { return 0 }
-            let gap = FrameEncoder.maxHeaderLength
-            guard let c = deflater.compress(payload, into: UnsafeMutableRawBufferPointer(start: base + gap, count: room)),
-                  c < payload.count else { return 0 }
-            let h = FrameEncoder.headerLength(payloadLength: c)
-            (base + h).copyMemory(from: base + gap, byteCount: c)   // memmove: the ranges may overlap
-            _ = FrameEncoder.writeHeader(opcode: opcode, rsv1: true, payloadLength: c, to: base)
+            guard let base = out.baseAddress,
+                  let n = WebSocketConnection.writeCompressedFrame(opcode, payload, deflater, to: base, room: room, evenIfLarger: false)
+            else { return 0 }
             smaller = true
-            return h + c
+            return n
         }
         guard smaller else { return nil }
         chunk.seal()

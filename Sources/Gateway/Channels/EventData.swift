@@ -10,6 +10,21 @@ public enum EventData {
         public let message: String
     }
 
+    /// Why a publisher may not publish `data` to a channel.
+    public enum Refusal: Equatable, Sendable {
+        /// Portfolio channels are written by the gateway's own handlers only.
+        case portfolioChannel
+        case invalidData(Invalid)
+
+        public static let portfolioMessage = "portfolio channels are written by the gateway only"
+    }
+
+    /// The rules a publisher's event must pass (over the socket and over HTTP alike).
+    public static func refusal(publishing data: JSONValue, to channel: ChannelName) -> Refusal? {
+        if channel.kind == .portfolio { return .portfolioChannel }
+        return validate(data, for: channel).map { .invalidData($0) }
+    }
+
     public static func validate(_ data: JSONValue, for channel: ChannelName) -> Invalid? {
         guard case .object(let o) = data else { return Invalid(field: "data", message: "data must be an object") }
         switch channel.kind {

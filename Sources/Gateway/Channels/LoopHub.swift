@@ -86,8 +86,6 @@ final class LoopHub: @unchecked Sendable {
         s.indexInChannel = -1
     }
 
-    func subscriberCount(_ channel: String) -> Int { subscribers[channel]?.count ?? 0 }
-
     func markPending(_ s: Subscription) {
         guard !s.inPendingList else { return }
         s.inPendingList = true

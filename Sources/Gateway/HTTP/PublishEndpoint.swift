@@ -80,7 +80,7 @@ final class PublishEndpoint: Sendable {
         w.writeRaw("{\"results\":[")
         for (i, (item, p)) in zip(items, positions).enumerated() {
             if i > 0 { w.writeRaw(",") }
-            w.write(ChannelMethods.positionResult(item.channel, p))
+            w.write(.object(ChannelMethods.positionResult(item.channel, p)))
         }
         w.writeRaw("]}")
         return HTTPResponse(status: .ok, headers: [("Content-Type", "application/json")], body: w.bytes)
@@ -103,16 +103,15 @@ final class PublishEndpoint: Sendable {
         guard case .string(let name)? = o["channel"], let channel = ChannelName(name) else {
             return .failure(ItemError(status: .badRequest, reason: "invalid_channel", message: "unknown channel prefix or bad channel name"))
         }
-        guard channel.kind != .portfolio else {
-            return .failure(ItemError(status: .forbidden, reason: "forbidden", message: "portfolio channels are written by the gateway only"))
+        switch EventData.refusal(publishing: o["data"] ?? .null, to: channel) {
+        case .portfolioChannel?:
+            return .failure(ItemError(status: .forbidden, reason: "forbidden", message: EventData.Refusal.portfolioMessage))
+        case .invalidData(let invalid)?:
+            let message = o["data"] == nil ? "data is required" : "\(invalid.field): \(invalid.message)"
+            return .failure(ItemError(status: .badRequest, reason: "invalid_data", message: message))
+        case nil:
+            return .success((channel, o["data"] ?? .null))
         }
-        guard let data = o["data"] else {
-            return .failure(ItemError(status: .badRequest, reason: "invalid_data", message: "data is required"))
-        }
-        if let invalid = EventData.validate(data, for: channel) {
-            return .failure(ItemError(status: .badRequest, reason: "invalid_data", message: "\(invalid.field): \(invalid.message)"))
-        }
-        return .success((channel, data))
     }
 
     /// `{"error":{"code":STATUS,"reason":…,"message":…}}`

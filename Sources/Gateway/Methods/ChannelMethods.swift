@@ -20,18 +20,20 @@ enum ChannelMethods {
                 call.fail(.forbidden("publishing needs a publisher key"))
                 return
             }
-            guard channel.kind != .portfolio else {
-                call.fail(.forbidden("portfolio channels are written by the gateway only"))
-                return
-            }
             let data = call.params["data"] ?? .null
-            if let invalid = EventData.validate(data, for: channel) {
+            switch EventData.refusal(publishing: data, to: channel) {
+            case .portfolioChannel?:
+                call.fail(.forbidden(EventData.Refusal.portfolioMessage))
+                return
+            case .invalidData(let invalid)?:
                 call.fail(.invalidData(field: invalid.field, invalid.message))
                 return
+            case nil:
+                break
             }
             do {
                 let positions = try broker.publish([(channel, data)], now: call.session.now)
-                call.succeed(positionResult(channel, positions[0]))
+                call.succeed(.object(positionResult(channel, positions[0])))
             } catch {
                 call.fail(.limitExceeded("too_many_channels", "the gateway holds its maximum number of channels"))
             }
@@ -67,8 +69,9 @@ enum ChannelMethods {
         })
     }
 
-    static func positionResult(_ channel: ChannelName, _ p: StreamPosition) -> JSONValue {
-        .object(JSONObject([("channel", .string(channel.name)), ("epoch", .string(p.epoch)), ("seq", .number(JSONNumber(Int(p.seq))))]))
+    /// `{"channel","epoch","seq"}`: what publish and subscribe answer.
+    static func positionResult(_ channel: ChannelName, _ p: StreamPosition) -> JSONObject {
+        JSONObject([("channel", .string(channel.name)), ("epoch", .string(p.epoch)), ("seq", .number(JSONNumber(Int(p.seq))))])
     }
 
     private static func channelParam(_ call: RPCCall) -> ChannelName? {
@@ -140,8 +143,7 @@ enum ChannelMethods {
             // Idempotent: no second delivery; a new maxRate applies from now.
             existing.minInterval = minInterval
             let pos = broker.position(channel) ?? StreamPosition(epoch: "", seq: 0)
-            var result = JSONObject([("channel", .string(channel.name)), ("epoch", .string(pos.epoch)),
-                                     ("seq", .number(JSONNumber(Int(pos.seq))))])
+            var result = positionResult(channel, pos)
             if let since {
                 // Everything after the subscription began reaches this client anyway.
                 result.set("recovered", .bool(since.epoch == pos.epoch && since.seq >= existing.startSeq && since.seq <= pos.seq))
@@ -160,8 +162,7 @@ enum ChannelMethods {
             call.fail(.limitExceeded("too_many_channels", "the gateway holds its maximum number of channels"))
             return
         }
-        var result = JSONObject([("channel", .string(channel.name)), ("epoch", .string(grant.epoch)),
-                                 ("seq", .number(JSONNumber(Int(grant.seq))))])
+        var result = positionResult(channel, StreamPosition(epoch: grant.epoch, seq: grant.seq))
         if let recovered = grant.recovered { result.set("recovered", .bool(recovered)) }
         let subscription = session.addSubscription(channel, grant: grant, minInterval: minInterval)
         let replay = grant.replay

@@ -283,10 +283,7 @@ public final class GatewaySession: WebSocketApplication {
     /// Ends a subscription (started or held); false when there was none.
     func stopSubscription(_ channel: String) -> Bool {
         guard let s = subscriptions.removeValue(forKey: channel) else { return false }
-        hub.remove(s)
-        context.broker.detach([s.channel], hub: hub.index)
-        s.pendingEvent = nil
-        s.heldEvents = []
+        leave([s])
         return true
     }
 
@@ -294,6 +291,11 @@ public final class GatewaySession: WebSocketApplication {
         isClosed = true
         let subs = Array(subscriptions.values)
         subscriptions = [:]
+        leave(subs)
+    }
+
+    /// Takes subscriptions off the hub and the broker (one lock for all of them).
+    private func leave(_ subs: [Subscription]) {
         for s in subs {
             hub.remove(s)
             s.pendingEvent = nil
