@@ -12,7 +12,7 @@ let strict: [SwiftSetting] = [
 // runtime exclusivity checks on them cost ~7% of the echo server's CPU (perf, 2026-11-25).
 // Debug builds — every test run — keep the checks; the compile-time checks stay everywhere.
 let hotPath: [SwiftSetting] = strict + [
-    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+    .unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release)),
 ]
 
 let package = Package(

@@ -6,9 +6,10 @@ import Log
 public final class Connection {
     public let fd: Int32
     public let id: ConnectionID
-    /// `unowned(unsafe)`: the loop owns every connection through its slab and outlives it, so
-    /// no reference counting on the hot path.
-    public unowned(unsafe) let loop: EventLoop
+    /// Unretained: the loop owns every connection through its slab and outlives it. Hot paths
+    /// read it through `_withUnsafeGuaranteedRef` (see `withLoop`), so no reference counting.
+    private let loopRef: Unmanaged<EventLoop>
+    public var loop: EventLoop { loopRef.takeUnretainedValue() }
     /// Set once by the listener's factory right after accept.
     public var handler: (any ConnectionHandler)?
 
@@ -24,7 +25,8 @@ public final class Connection {
     var outbound = OutboundQueue()
     var closeAfterFlush = false
     var inFlushList = false
-    private var inBurst = false
+    /// Between `beginBurst` and `endBurst`; the loop's `burst` gather is this connection's then.
+    private(set) var inBurst = false
     var writeArmed = false
     /// Reading stops while either holds: the handler asked, or too much output is queued.
     var readPausedByHandler = false
@@ -38,7 +40,7 @@ public final class Connection {
     init(fd: Int32, id: ConnectionID, loop: EventLoop) {
         self.fd = fd
         self.id = id
-        self.loop = loop
+        self.loopRef = Unmanaged.passUnretained(loop)
     }
 
     deinit { assert(state == .closed, "leaked fd \(fd)") }
@@ -49,8 +51,13 @@ public final class Connection {
     public var isClosed: Bool { state == .closed }
     /// Whether this connection came in on a TLS listener.
     public var isTLS: Bool { tls != nil }
-    /// Bytes queued and not yet accepted by the kernel.
-    public var queuedBytes: Int { outbound.byteCount }
+    /// Bytes queued and not yet accepted by the kernel (borrowed ones of a burst included).
+    public var queuedBytes: Int {
+        inBurst ? outbound.byteCount + withLoop { $0.burst.byteCount } : outbound.byteCount
+    }
+
+    @inline(__always)
+    func withLoop<R>(_ body: (EventLoop) -> R) -> R { loopRef._withUnsafeGuaranteedRef(body) }
 
     /// The peer's "ip:port" (a syscall: for logs on rare paths, not per message).
     public var peerDescription: String {
@@ -64,6 +71,7 @@ public final class Connection {
 
     public func write(_ bytes: UnsafeRawBufferPointer) {
         guard state == .open, !closeAfterFlush, admits(bytes.count) else { return }
+        spillBurst()
         outbound.append(bytes)
         didQueue()
     }
@@ -75,8 +83,26 @@ public final class Connection {
     /// Queues a sealed chunk by reference: the way one event reaches many subscribers.
     public func write(shared chunk: ByteChunk) {
         guard state == .open, !closeAfterFlush, admits(chunk.count) else { return }
+        spillBurst()
         outbound.append(shared: chunk)
         didQueue()
+    }
+
+    /// Like `write(shared:)`, but inside a burst the chunk is only borrowed: the caller keeps
+    /// it alive until `endBurst`, which writes it straight from there (nothing retained
+    /// unless the kernel leaves part of it). Outside a burst, the same as `write(shared:)`.
+    @inline(__always)
+    public func write(borrowed chunk: Unmanaged<ByteChunk>) {
+        guard inBurst, outbound.byteCount == 0, !writeArmed, tls == nil, !withLoop({ $0.burst.isFull }) else {
+            write(shared: chunk.takeUnretainedValue())
+            return
+        }
+        let count = chunk._withUnsafeGuaranteedRef { c in
+            precondition(c.isSealed, "only sealed chunks are shared")
+            return c.count
+        }
+        guard state == .open, !closeAfterFlush, count > 0, admits(count) else { return }
+        withLoop { $0.burst.append(chunk) }
     }
 
     /// Lets `body` encode straight into the outbound tail: at most `maxBytes`, returns the count.
@@ -85,6 +111,7 @@ public final class Connection {
     public func write(reserving maxBytes: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
         guard state == .open, !closeAfterFlush, admits(maxBytes) else { return }
         precondition(!writingInPlace, "re-entrant write(reserving:) on one connection")
+        spillBurst()
         writingInPlace = true
         defer { writingInPlace = false }
         var written = 0
@@ -102,10 +129,12 @@ public final class Connection {
     /// connections: each is written while it is in cache (and its subscriber served sooner),
     /// as uWS corks and uncorks, instead of in a second sweep.
     public func beginBurst() {
+        precondition(loop.burst.isEmpty, "another connection's burst is still open")
         inBurst = true
     }
 
     public func endBurst() {
+        if !withLoop({ $0.burst.isEmpty }) { writeBorrowed() }
         inBurst = false
         guard state == .open, outbound.byteCount > 0 else { return }
         if !writeArmed { loop.flush(self) }
@@ -115,12 +144,42 @@ public final class Connection {
         }
     }
 
+    /// The burst's borrowed chunks in one write; what the kernel leaves is queued (retained).
+    private func writeBorrowed() {
+        var written = 0
+        if state == .open {
+            do {
+                let fd = self.fd
+                if case .processed(let n) = try loop.burst.send({ iov, count throws(SystemError) in try Posix.sendmsg(fd, iov, count) }) {
+                    written = n
+                }
+            } catch {
+                closeError = error
+                loop.finishClose(self)   // resets the gather
+                return
+            }
+        }
+        if written < loop.burst.byteCount {
+            loop.burst.spill(into: &outbound, skipping: written)
+            didQueue()
+        } else {
+            loop.burst.reset()
+        }
+    }
+
+    /// Any other write while a burst holds borrowed chunks: those go into the queue first
+    /// (retained, in order), then the write.
+    @inline(__always)
+    private func spillBurst() {
+        if inBurst && !loop.burst.isEmpty { loop.burst.spill(into: &outbound, skipping: 0) }
+    }
+
     /// False (and the connection closed) when `n` more bytes would pass the hard limit.
     @inline(__always)
     private func admits(_ n: Int) -> Bool {
-        if outbound.byteCount + n <= loop.configuration.outboundHardLimit { return true }
+        if queuedBytes + n <= loop.configuration.outboundHardLimit { return true }
         loop.logger.warning("outbound buffer over its hard limit: closing",
-                            [("conn", id.description), ("queued", String(outbound.byteCount)), ("write", String(n))])
+                            [("conn", id.description), ("queued", String(queuedBytes)), ("write", String(n))])
         loop.finishClose(self)
         return false
     }

@@ -29,6 +29,8 @@ public final class EventLoop: @unchecked Sendable {
     private var freeSlots: [UInt32] = []
 
     var pendingFlush: [Connection] = []
+    /// The borrowed chunks of the connection bursting now (at most one at a time).
+    var burst = BurstGather()
     /// TLS connections with decrypted bytes still inside OpenSSL: epoll will not wake for those.
     private var tlsPendingRead: [Connection] = []
     private var closedThisPass: [Connection] = []
@@ -109,6 +111,7 @@ public final class EventLoop: @unchecked Sendable {
     deinit {
         closeListeners()
         receiveBuffer.deallocate()
+        burst.deallocate()
         Posix.close(epfd)
         Posix.close(wakeFD)
     }
@@ -260,6 +263,7 @@ public final class EventLoop: @unchecked Sendable {
     func finishClose(_ c: Connection) {
         guard c.state != .closed else { return }
         c.state = .closed
+        if c.inBurst { burst.reset() }   // borrowed bytes go nowhere now
         // close() also removes the fd from the epoll set (we never dup sockets).
         Posix.close(c.fd)
         c.outbound.removeAll()

@@ -50,6 +50,21 @@ struct OutboundQueue {
         byteCount += chunk.count
     }
 
+    /// Queues the rest of a sealed chunk whose first `skip` bytes were already sent. Only the
+    /// first chunk of an empty queue can be partly sent.
+    mutating func append(shared chunk: ByteChunk, skipping skip: Int) {
+        guard skip > 0 else {
+            append(shared: chunk)
+            return
+        }
+        precondition(byteCount == 0 && skip < chunk.count, "a partly sent chunk must come first")
+        chunks.removeAll(keepingCapacity: true)
+        head = 0
+        chunks.append(chunk)
+        headOffset = skip
+        byteCount = chunk.count - skip
+    }
+
     /// Drops everything queued (connection closing without flush).
     mutating func removeAll() {
         chunks = []

@@ -13,7 +13,11 @@ public final class WebSocketConnection: ConnectionHandler {
         case closed
     }
 
-    public unowned let connection: Connection
+    /// A strong reference (retained here, released in deinit); the connection holds us as its
+    /// handler until the loop reaps it, which breaks the cycle. Kept as `Unmanaged` so the
+    /// per-event path reads it without retaining it each time.
+    private let connectionRef: Unmanaged<Connection>
+    public var connection: Connection { connectionRef.takeUnretainedValue() }
     let settings: WebSocketSettings
     var application: (any WebSocketApplication)?
     private var assembler: MessageAssembler
@@ -25,7 +29,7 @@ public final class WebSocketConnection: ConnectionHandler {
     private var closeCode: CloseCode = .abnormalClosure
 
     init(connection: Connection, settings: WebSocketSettings, deflate: DeflateParameters? = nil) {
-        self.connection = connection
+        self.connectionRef = Unmanaged.passRetained(connection)
         self.settings = settings
         self.assembler = MessageAssembler(maxMessageSize: settings.maxMessageSize)
         if let deflate {
@@ -38,6 +42,8 @@ public final class WebSocketConnection: ConnectionHandler {
         self.lastActivity = connection.loop.now
         connection.setDeadline(lastActivity + settings.pingInterval)
     }
+
+    deinit { connectionRef.release() }
 
     public var isOpen: Bool { state == .open }
 
@@ -137,6 +143,14 @@ public final class WebSocketConnection: ConnectionHandler {
     public func send(sharedFrame: ByteChunk) {
         guard state == .open else { return }
         connection.write(shared: sharedFrame)
+    }
+
+    /// `send(sharedFrame:)` for fan-out inside a connection burst: the caller keeps the frame
+    /// alive until the burst ends (see `Connection.write(borrowed:)`).
+    @inline(__always)
+    public func send(borrowedFrame: Unmanaged<ByteChunk>) {
+        guard state == .open else { return }
+        connectionRef._withUnsafeGuaranteedRef { $0.write(borrowed: borrowedFrame) }
     }
 
     /// Starts the closing handshake with `code`.

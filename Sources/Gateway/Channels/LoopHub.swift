@@ -151,14 +151,25 @@ final class LoopHub: @unchecked Sendable {
     /// Events of one channel, in seq order.
     private func deliver(_ events: ArraySlice<Event>, now: Millis) {
         guard let first = events.first, let subs = subscribers[first.channel.name] else { return }
-        // `subs` keeps every element alive for the loop: read them without counting.
+        // `subs` and `events` keep every element alive for the loop, and every event's frame
+        // until each burst ends (the sessions borrow it): read them without counting.
+        // `_withUnsafeGuaranteedRef` keeps the compiler from retaining and releasing each
+        // reference around every call: about a sixth of the CPU at 1M deliveries/s (perf).
         subs.withUnsafeBufferPointer { list in
-            for i in list.indices {
-                let s = Unmanaged.passUnretained(list[i]).takeUnretainedValue()
-                let session = s.session
-                session.beginBurst()
-                for e in events { session.deliver(e, to: s, now: now) }
-                session.endBurst()
+            events.withUnsafeBufferPointer { evs in
+                for i in list.indices {
+                    Unmanaged.passUnretained(list[i])._withUnsafeGuaranteedRef { s in
+                        s.sessionRef._withUnsafeGuaranteedRef { session in
+                            session.beginBurst()
+                            for j in evs.indices {
+                                Unmanaged.passUnretained(evs[j])._withUnsafeGuaranteedRef { e in
+                                    session.deliver(e, to: s, now: now)
+                                }
+                            }
+                            session.endBurst()
+                        }
+                    }
+                }
             }
         }
     }
@@ -198,7 +209,8 @@ final class Subscription {
     /// is only reached through its session (which owns it), the hub's channel lists (left in
     /// the session's `webSocketDidClose`, before it can go away) and the pending list (which
     /// holds the session strongly beside it).
-    unowned(unsafe) let session: GatewaySession
+    let sessionRef: Unmanaged<GatewaySession>
+    var session: GatewaySession { sessionRef.takeUnretainedValue() }
     let channel: ChannelName
     /// Newest seq sent (or covered by the answer/replay): anything at or below is a duplicate.
     var lastSeq: UInt64
@@ -220,7 +232,7 @@ final class Subscription {
     var indexInChannel = -1
 
     init(session: GatewaySession, channel: ChannelName, lastSeq: UInt64, minInterval: Millis) {
-        self.session = session
+        self.sessionRef = Unmanaged.passUnretained(session)
         self.channel = channel
         self.lastSeq = lastSeq
         self.startSeq = lastSeq

@@ -14,6 +14,10 @@ public final class GatewaySession: WebSocketApplication {
     /// so every use below is behind `isClosed`; no reference counting on the event path.
     private unowned(unsafe) let ws: WebSocketConnection
     private unowned(unsafe) let connection: Connection
+    /// The same two, for the per-delivery path: read through `_withUnsafeGuaranteedRef`, so
+    /// no retain and release around each use.
+    private let wsRef: Unmanaged<WebSocketConnection>
+    private let connectionRef: Unmanaged<Connection>
     let context: GatewayContext
     let hub: LoopHub
     private unowned(unsafe) let loop: EventLoop
@@ -35,6 +39,8 @@ public final class GatewaySession: WebSocketApplication {
     init(ws: WebSocketConnection, context: GatewayContext, hub: LoopHub, role: Role) {
         self.ws = ws
         self.connection = ws.connection
+        self.wsRef = Unmanaged.passUnretained(ws)
+        self.connectionRef = Unmanaged.passUnretained(ws.connection)
         self.context = context
         self.hub = hub
         self.loop = ws.connection.loop
@@ -56,7 +62,7 @@ public final class GatewaySession: WebSocketApplication {
     func assertInLoop() { loop.assertInLoop() }
 
     /// Bytes queued to this client and not yet taken by the kernel.
-    var queuedBytes: Int { isClosed ? 0 : connection.queuedBytes }
+    var queuedBytes: Int { isClosed ? 0 : connectionRef._withUnsafeGuaranteedRef { $0.queuedBytes } }
 
     // MARK: Receiving
 
@@ -155,11 +161,11 @@ public final class GatewaySession: WebSocketApplication {
     /// Fan-out to this session: its events of the pass are written at `endBurst`
     /// (see `Connection.beginBurst`).
     func beginBurst() {
-        if !isClosed { connection.beginBurst() }
+        if !isClosed { connectionRef._withUnsafeGuaranteedRef { $0.beginBurst() } }
     }
 
     func endBurst() {
-        if !isClosed { connection.endBurst() }
+        if !isClosed { connectionRef._withUnsafeGuaranteedRef { $0.endBurst() } }
     }
 
     func close(_ code: CloseCode, reason: String) {
@@ -204,9 +210,14 @@ public final class GatewaySession: WebSocketApplication {
     }
 
     private func send(_ event: Event, to s: Subscription, now: Millis) {
-        if ws.sharedCompressionKey == nil {
-            ws.send(sharedFrame: event.frame)   // the common case, without the hub's cache
-        } else {
+        let plain = wsRef._withUnsafeGuaranteedRef { ws in
+            guard ws.sharedCompressionKey == nil else { return false }
+            // The common case, without the hub's cache. Borrowed: inside the hub's burst the
+            // event is held by the hub's batch until the burst ends.
+            ws.send(borrowedFrame: Unmanaged.passUnretained(event.frame))
+            return true
+        }
+        if !plain {
             ws.send(sharedFrame: hub.frame(for: event, to: ws))
         }
         s.lastSeq = event.seq
