@@ -72,4 +72,10 @@ long cgw_rss_kib(void);
 /* Name the calling thread (visible in top/perf). */
 void cgw_set_thread_name(const char *name);
 
+/* Hint that the `bytes` from `p` will be read soon: fan-out walks thousands of cold objects,
+ * one socket write apart, so asking a few subscribers ahead hides the cache misses. */
+static inline void cgw_prefetch(const void *p, long bytes) {
+    for (long off = 0; off < bytes; off += 64) __builtin_prefetch((const char *)p + off, 0, 3);
+}
+
 #endif

@@ -160,6 +160,13 @@ public final class GatewaySession: WebSocketApplication {
 
     /// Fan-out to this session: its events of the pass are written at `endBurst`
     /// (see `Connection.beginBurst`).
+    /// Fan-out is about to reach this session: start loading its socket's objects.
+    @inline(__always)
+    func prefetchTransport() {
+        prefetch(wsRef)
+        prefetch(connectionRef)
+    }
+
     func beginBurst() {
         if !isClosed { connectionRef._withUnsafeGuaranteedRef { $0.beginBurst() } }
     }
