@@ -197,6 +197,22 @@ public final class Connection {
         }
     }
 
+    /// Drops queued output that has not started to go out (whole chunks after the first), e.g.
+    /// a slow consumer's backlog before its close frame: the peer sees the close now instead of
+    /// after everything it was too slow to read. Returns the bytes dropped.
+    @discardableResult
+    public func discardQueuedOutput() -> Int {
+        guard state == .open else { return 0 }
+        var dropped = 0
+        if inBurst {
+            dropped += withLoop { $0.burst.byteCount }
+            withLoop { $0.burst.reset() }
+        }
+        dropped += outbound.discardAfterHead()
+        if dropped > 0 { loop.resumeIfDrained(self) }
+        return dropped
+    }
+
     // MARK: Reading control
 
     /// Stops reading from the socket (TCP pushes back on the peer) until `resumeReading`.

@@ -403,7 +403,7 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
-    private func resumeIfDrained(_ c: Connection) {
+    func resumeIfDrained(_ c: Connection) {
         if c.readPausedByOutbound && c.outbound.byteCount <= configuration.outboundLowWater {
             c.readPausedByOutbound = false
             updateInterest(c)

@@ -65,6 +65,17 @@ struct OutboundQueue {
         byteCount = chunk.count - skip
     }
 
+    /// Drops every chunk behind the first, which stays whole: it may be partly sent, or held by
+    /// a TLS write that must be retried with the same bytes. Returns the bytes dropped.
+    mutating func discardAfterHead() -> Int {
+        guard head + 1 < chunks.count else { return 0 }
+        let kept = chunks[head].count - headOffset
+        let dropped = byteCount - kept
+        chunks.removeSubrange((head + 1)...)
+        byteCount = kept
+        return dropped
+    }
+
     /// Drops everything queued (connection closing without flush).
     mutating func removeAll() {
         chunks = []

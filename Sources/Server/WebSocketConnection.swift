@@ -153,9 +153,11 @@ public final class WebSocketConnection: ConnectionHandler {
         connectionRef._withUnsafeGuaranteedRef { $0.write(borrowed: borrowedFrame) }
     }
 
-    /// Starts the closing handshake with `code`.
-    public func close(_ code: CloseCode, reason: String = "") {
+    /// Starts the closing handshake with `code`. With `discardingQueued`, messages queued but
+    /// not started are dropped first, so the close goes out now (a slow consumer learns why).
+    public func close(_ code: CloseCode, reason: String = "", discardingQueued: Bool = false) {
         guard state == .open else { return }
+        if discardingQueued { connection.discardQueuedOutput() }
         connection.write(FrameEncoder.closeFrame(code, reason: reason))
         closeCode = code
         state = .closeSent

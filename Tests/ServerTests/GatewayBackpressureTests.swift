@@ -65,4 +65,28 @@ struct GatewayBackpressureTests {
         #expect(close.closeCode == 4008)
         #expect(String(decoding: close.closeReason, as: UTF8.self) == "slow consumer")
     }
+
+    @Test func theSlowConsumerCloseIsNotQueuedBehindItsBacklog() throws {
+        // An 8 MiB bound, far above what the kernel's socket buffers hold (net.ipv4.tcp_wmem
+        // caps them at 4 MiB): the backlog in the gateway's own queue is dropped at the 4008,
+        // so the client reads at most what the kernel already had before the close frame.
+        let bound = 8 << 20
+        let g = try TestGateway({ $0.outgoingBound = bound; $0.slowConsumerGrace = 300 },
+                                server: { $0.closeTimeout = 10_000 })
+        defer { g.stop() }
+        let slow = try g.client(receiveBuffer: 4096)
+        defer { slow.close() }
+        _ = try slow.call("subscribe", "{\"channel\":\"prices:BACKLOG\"}")
+        var total = 0
+        for _ in 0..<26 {   // ~13 MiB of ~1 KiB events
+            #expect(try g.httpPublish(Self.batch("BACKLOG", from: total + 1, count: 500)).status == 200)
+            total += 500
+        }
+        sleepMillis(1000)   // over the bound well past the grace, not reading: closed meanwhile
+        let close = try slow.awaitCloseFrame(timeoutMs: 20_000)
+        #expect(close.closeCode == 4008)
+        let readBeforeClose = slow.events.reduce(0) { $0 + $1.raw.count }
+        #expect(readBeforeClose > 0)
+        #expect(readBeforeClose < 6 << 20, "read \(readBeforeClose) bytes of backlog before the close")
+    }
 }

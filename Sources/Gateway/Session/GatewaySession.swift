@@ -262,7 +262,10 @@ public final class GatewaySession: WebSocketApplication {
     private func slowConsumer(_ why: String) {
         logger.info("slow consumer: closing", [("conn", connectionID), ("why", why), ("queued", String(queuedBytes))])
         overBoundSince = nil
-        close(.slowConsumer, reason: "slow consumer")
+        // Its backlog goes: the client recovers what it missed with `since` after reconnecting,
+        // and sees the 4008 now rather than after megabytes it was too slow to read.
+        guard !isClosed else { return }
+        ws.close(.slowConsumer, reason: "slow consumer", discardingQueued: true)
     }
 
     // MARK: Subscriptions
