@@ -20,6 +20,7 @@ public struct ServeOptions: Sendable {
     public var allowedOrigins: [String] = []
     public var historySize = 1_000
     public var historyTTLSeconds = 300
+    public var historyBytes = 256 << 20
 
     public init() {}
 
@@ -43,6 +44,7 @@ public struct ServeOptions: Sendable {
         ("allowed-origin", true, "browser origin allowed on /ws besides our own (repeatable; * for any)"),
         ("history-size", true, "events kept per channel for recovery (default 1000)"),
         ("history-ttl", true, "seconds an event stays replayable (default 300)"),
+        ("history-memory", true, "bytes all channels' histories may hold together (default 268435456)"),
         ("tls-cert", true, "PEM certificate chain (turns on TLS)"),
         ("tls-key", true, "PEM private key"),
         ("demo", false, "run the built-in simulated market feed"),
@@ -161,6 +163,7 @@ public struct ServeOptions: Sendable {
         o.allowedOrigins = v["allowed-origin"] ?? []
         if let n = try int("history-size", 0...1_000_000) { o.historySize = n }
         if let n = try int("history-ttl", 1...86_400) { o.historyTTLSeconds = n }
+        if let n = try int("history-memory", (1 << 20)...(1 << 40)) { o.historyBytes = n }
         o.jwtSecret = v["jwt-secret"]?.last
         o.jwtSecretFile = v["jwt-secret-file"]?.last
         o.tlsCertificate = v["tls-cert"]?.last

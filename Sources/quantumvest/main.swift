@@ -63,6 +63,7 @@ gatewayConfiguration.publisherKeys = options.publisherKeys
 gatewayConfiguration.allowedOrigins = options.allowedOrigins
 gatewayConfiguration.broker.historySize = options.historySize
 gatewayConfiguration.broker.historyTTL = Millis(options.historyTTLSeconds) * 1000
+gatewayConfiguration.broker.historyBytes = options.historyBytes
 let gateway = Gateway(configuration: gatewayConfiguration, loops: options.server.threads, logger: logger)
 var routes = Routes()
 gateway.install(into: &routes)

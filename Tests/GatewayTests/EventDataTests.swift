@@ -172,6 +172,63 @@ struct BrokerTests {
         _ = try publish(b, 1, at: 1, channel: "prices:A")   // existing channels still work
     }
 
+    /// `count` events of about `padding` bytes of data each on `channel`, published at `now`.
+    func publishPadded(_ b: Broker, _ channel: String, count: Int, padding: Int, at now: Millis) throws -> [StreamPosition] {
+        let ch = try #require(ChannelName(channel))
+        let pad = JSONValue.string(String(repeating: "x", count: padding))
+        return try (0..<count).map { _ in
+            try b.publish([(ch, .object(JSONObject([("symbol", .string(ch.key)), ("pad", pad)])))], now: now)[0]
+        }
+    }
+
+    @Test func historiesTogetherStayWithinTheirMemoryBudget() throws {
+        var s = Broker.Settings()
+        s.historySize = 1_000
+        s.historyTTL = 1_000_000
+        s.historyBytes = 256 << 10
+        let b = Broker(settings: s, hubs: [LoopHub(index: 0)])
+        var last: [String: StreamPosition] = [:]
+        var published = 0
+        for round in 0..<40 {
+            for c in 0..<20 {
+                let name = "prices:S\(c)"
+                last[name] = try publishPadded(b, name, count: 5, padding: 400, at: Millis(round)).last
+                published += 5
+                #expect(b.historyBytes <= s.historyBytes)
+            }
+        }
+        // 4,000 events of ~1.4 KB: about 20 times the budget went through.
+        let s0 = try #require(ChannelName("prices:S0"))
+        let one = try #require(b.latest(s0)).footprint
+        #expect(published * one > 16 * s.historyBytes)
+        #expect(b.historyBytes > s.historyBytes / 4, "the budget keeps recent history, not none")
+        for (name, pos) in last {
+            let ch = try #require(ChannelName(name))
+            // The newest events of every channel are still replayable; the first ones are not.
+            let recent = try grant(b, ch, since: StreamPosition(epoch: pos.epoch, seq: pos.seq - 3), now: 40)
+            #expect(recent.recovered == true && recent.replay.map(\.seq) == [pos.seq - 2, pos.seq - 1, pos.seq])
+            let old = try grant(b, ch, since: StreamPosition(epoch: pos.epoch, seq: 1), now: 40)
+            #expect(old.recovered == false && old.replay.isEmpty)
+        }
+    }
+
+    @Test func historyBytesFollowCountAndAgeTrimming() throws {
+        let b = broker(size: 5, ttl: 1000)
+        _ = try publishPadded(b, "prices:A", count: 50, padding: 100, at: 10)
+        let a = try #require(ChannelName("prices:A"))
+        let one = try #require(b.latest(a)).footprint
+        #expect(b.historyBytes == 5 * one)
+        _ = try publishPadded(b, "prices:B", count: 2, padding: 100, at: 500)
+        let bName = try #require(ChannelName("prices:B"))
+        let oneB = try #require(b.latest(bName)).footprint   // a shorter seq than A's
+        #expect(b.historyBytes == 5 * one + 2 * oneB)
+        b.trimExpiredHistory(now: 1200)   // A's events are 1,190 ms old, B's 700
+        #expect(b.historyBytes == 2 * oneB)
+        b.trimExpiredHistory(now: 5000)
+        #expect(b.historyBytes == 0)
+        #expect(b.latest(a) != nil, "the latest event outlives its history")
+    }
+
     @Test func epochsAreRandomHex() {
         let a = Broker.newEpoch(), b = Broker.newEpoch()
         #expect(a != b)

@@ -82,6 +82,7 @@ struct BinaryTests {
         UsageCase(arguments: ["serve", "--max-message"], environment: [:], mentions: "--max-message"),
         UsageCase(arguments: ["serve", "--max-message", "0"], environment: [:], mentions: "--max-message"),
         UsageCase(arguments: ["serve", "--echo=yes"], environment: [:], mentions: "--echo"),
+        UsageCase(arguments: ["serve", "--history-memory", "1000"], environment: [:], mentions: "--history-memory"),
         UsageCase(arguments: ["serve"], environment: ["QV_PORT": "nope"], mentions: "port"),
         UsageCase(arguments: ["frobnicate"], environment: [:], mentions: "frobnicate"),
         UsageCase(arguments: [], environment: [:], mentions: "usage"),

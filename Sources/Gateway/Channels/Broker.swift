@@ -17,6 +17,10 @@ public final class Broker: Sendable {
         public var historyTTL: Millis = 300_000
         /// Channels the broker holds at most (a publisher cannot grow memory without bound).
         public var maxChannels = 50_000
+        /// Memory all histories together may hold (estimated, see `Event.footprint`): count
+        /// and age alone allow 50,000 channels × 1,000 events, tens of GB. Over it, every
+        /// channel gives up the older half of its history until the total fits.
+        public var historyBytes = 256 << 20
 
         public init() {}
     }
@@ -28,7 +32,13 @@ public final class Broker: Sendable {
     let settings: Settings
     /// One per event loop, by loop index.
     let hubs: [LoopHub]
-    private let state = Mutex<[String: ChannelRecord]>([:])
+    private let state = Mutex<Table>(Table())
+
+    struct Table {
+        var channels: [String: ChannelRecord] = [:]
+        /// Sum of every record's `heldBytes`.
+        var historyBytes = 0
+    }
 
     init(settings: Settings, hubs: [LoopHub]) {
         self.settings = settings
@@ -43,28 +53,43 @@ public final class Broker: Sendable {
     public func publish(_ items: [(channel: ChannelName, data: JSONValue)], now: Millis) throws(PublishError) -> [StreamPosition] {
         // Serialise outside the lock; under it only the envelope around these bytes is written.
         let encoded = items.map { $0.data.jsonBytes }
-        return try state.withLock { channels throws(PublishError) -> [StreamPosition] in
+        return try state.withLock { table throws(PublishError) -> [StreamPosition] in
             var newNames = Set<String>()
-            for item in items where channels[item.channel.name] == nil { newNames.insert(item.channel.name) }
+            for item in items where table.channels[item.channel.name] == nil { newNames.insert(item.channel.name) }
             let newChannels = newNames.count
-            guard channels.count + newChannels <= settings.maxChannels else { throw .tooManyChannels }
+            guard table.channels.count + newChannels <= settings.maxChannels else { throw .tooManyChannels }
             var positions: [StreamPosition] = []
             positions.reserveCapacity(items.count)
             for (i, item) in items.enumerated() {
-                let record = channels[item.channel.name] ?? makeRecord(item.channel, in: &channels)
+                let record = table.channels[item.channel.name] ?? makeRecord(item.channel, in: &table.channels)
                 record.seq += 1
                 // Callers read the clock at different moments (each loop caches its own): keep a
                 // channel's publication times in order, so age checks never see one go backwards.
                 record.lastPublishedAt = max(record.lastPublishedAt, now)
                 let event = Event(channel: item.channel, position: StreamPosition(epoch: record.epoch, seq: record.seq),
                                   data: item.data, dataJSON: encoded[i], publishedAt: record.lastPublishedAt)
-                record.append(event, settings: settings)
+                table.historyBytes += record.append(event, settings: settings)
                 for (h, count) in record.subscribersPerHub.enumerated() where count > 0 {
                     hubs[h].enqueue(event)
                 }
                 positions.append(event.position)
             }
+            if table.historyBytes > settings.historyBytes { Broker.fitHistories(&table, budget: settings.historyBytes) }
             return positions
+        }
+    }
+
+    /// Halves every channel's history, oldest events first, until all of them fit `budget`.
+    /// O(channels) a round, and each round at least halves the total; a publish triggers it
+    /// only once the total has grown back past the budget.
+    static func fitHistories(_ table: inout Table, budget: Int) {
+        while table.historyBytes > budget {
+            var freed = 0
+            for r in table.channels.values where r.heldCount > 0 {
+                freed += r.dropOldest((r.heldCount + 1) / 2)
+            }
+            table.historyBytes -= freed
+            if freed == 0 { break }
         }
     }
 
@@ -97,14 +122,14 @@ public final class Broker: Sendable {
     /// under the same lock is what makes "recovered, then no gap" true.
     func subscribe(_ channel: ChannelName, hub: Int, since: StreamPosition?, snapshot: Bool,
                    now: Millis) throws(SubscribeError) -> Grant {
-        try state.withLock { channels throws(SubscribeError) -> Grant in
+        try state.withLock { table throws(SubscribeError) -> Grant in
             let record: ChannelRecord
-            if let r = channels[channel.name] {
+            if let r = table.channels[channel.name] {
                 record = r
             } else {
                 // Never published: the channel's epoch starts now, with its first subscriber.
-                guard channels.count < settings.maxChannels else { throw .tooManyChannels }
-                record = makeRecord(channel, in: &channels)
+                guard table.channels.count < settings.maxChannels else { throw .tooManyChannels }
+                record = makeRecord(channel, in: &table.channels)
             }
             record.subscribersPerHub[hub] += 1
             let ttl = settings.historyTTL
@@ -124,7 +149,7 @@ public final class Broker: Sendable {
 
     /// The channel's current position (a re-subscribe's answer); nil for an unknown channel.
     func position(_ channel: ChannelName) -> StreamPosition? {
-        state.withLock { channels in channels[channel.name].map { StreamPosition(epoch: $0.epoch, seq: $0.seq) } }
+        state.withLock { table in table.channels[channel.name].map { StreamPosition(epoch: $0.epoch, seq: $0.seq) } }
     }
 
     /// Undoes `subscribe`. A channel nobody subscribes to and that never had an event is forgotten.
@@ -132,33 +157,38 @@ public final class Broker: Sendable {
         guard !channels.isEmpty else { return }
         state.withLock { table in
             for channel in channels {
-                guard let r = table[channel.name] else { continue }
+                guard let r = table.channels[channel.name] else { continue }
                 r.subscribersPerHub[hub] -= 1
-                if r.seq == 0 && r.subscribersPerHub.allSatisfy({ $0 == 0 }) { table[channel.name] = nil }
+                if r.seq == 0 && r.subscribersPerHub.allSatisfy({ $0 == 0 }) { table.channels[channel.name] = nil }
             }
         }
     }
 
     /// The newest event of a channel (whatever its age), for `prices.latest` and snapshots.
     public func latest(_ channel: ChannelName) -> Event? {
-        state.withLock { $0[channel.name]?.latest }
+        state.withLock { $0.channels[channel.name]?.latest }
     }
 
     public func latest(_ channels: [ChannelName]) -> [Event?] {
-        state.withLock { table in channels.map { table[$0.name]?.latest } }
+        state.withLock { table in channels.map { table.channels[$0.name]?.latest } }
     }
 
     /// Drops expired history from every channel, so a channel that stopped publishing does not
     /// hold its last `historySize` events forever (its latest event stays, for `*.latest`).
     /// Called every few seconds by one loop's hub; O(channels) under the lock.
     public func trimExpiredHistory(now: Millis) {
-        state.withLock { channels in
-            for r in channels.values { r.trimExpired(now: now, ttl: settings.historyTTL) }
+        state.withLock { table in
+            var freed = 0
+            for r in table.channels.values { freed += r.trimExpired(now: now, ttl: settings.historyTTL) }
+            table.historyBytes -= freed
         }
     }
 
     /// Channels held (metrics, tests).
-    public var channelCount: Int { state.withLock { $0.count } }
+    public var channelCount: Int { state.withLock { $0.channels.count } }
+
+    /// Estimated bytes held by all histories (metrics, tests).
+    public var historyBytes: Int { state.withLock { $0.historyBytes } }
 
     /// 16 lowercase hex digits from the system's CSPRNG (getrandom): a new epoch never repeats
     /// an old one, so a client holding a position from before a restart is told to reload.
@@ -188,6 +218,8 @@ final class ChannelRecord {
     /// History ring: `history[start...]` are the held events, oldest first, seqs contiguous.
     private var history: [Event] = []
     private var start = 0
+    /// Sum of the held events' `footprint`.
+    private(set) var heldBytes = 0
 
     init(epoch: String, hubs: Int) {
         self.epoch = epoch
@@ -196,25 +228,44 @@ final class ChannelRecord {
 
     var heldCount: Int { history.count - start }
 
-    func append(_ event: Event, settings: Broker.Settings) {
+    /// Adds `event` to the history; returns the change in `heldBytes` (the event in, whatever
+    /// count and age pushed out).
+    func append(_ event: Event, settings: Broker.Settings) -> Int {
         latest = event
-        guard settings.historySize > 0 else { return }
+        guard settings.historySize > 0 else { return 0 }
         history.append(event)
-        if heldCount > settings.historySize { start += 1 }
-        trimExpired(now: event.publishedAt, ttl: settings.historyTTL)
+        heldBytes += event.footprint
+        var delta = event.footprint
+        if heldCount > settings.historySize { delta -= dropOldest(1) }
+        delta -= trimExpired(now: event.publishedAt, ttl: settings.historyTTL)
         // Compact now and then, so the array does not grow with the total ever published.
         if start >= 64 && start * 2 >= history.count {
             history.removeFirst(start)
             start = 0
         }
+        return delta
     }
 
-    func trimExpired(now: Millis, ttl: Millis) {
-        while start < history.count, history[start].publishedAt &+ ttl < now { start += 1 }
+    /// Drops expired events; returns the bytes freed.
+    func trimExpired(now: Millis, ttl: Millis) -> Int {
+        var n = 0
+        while start + n < history.count, history[start + n].publishedAt &+ ttl < now { n += 1 }
+        return dropOldest(n)
+    }
+
+    /// Drops the `n` oldest held events; returns the bytes freed.
+    func dropOldest(_ n: Int) -> Int {
+        var freed = 0
+        for _ in 0..<min(n, heldCount) {
+            freed += history[start].footprint
+            start += 1
+        }
+        heldBytes -= freed
         if start == history.count {
             history = []
             start = 0
         }
+        return freed
     }
 
     /// Whether every event after `since` is still held (and young enough to replay).

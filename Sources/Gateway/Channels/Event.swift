@@ -25,6 +25,8 @@ public final class Event: Sendable {
     public let frame: ByteChunk
     /// Where the notification starts in `frame` (after the header).
     let payloadOffset: Int
+    /// Estimated bytes this event holds (objects, frame, parsed data), for the history budget.
+    let footprint: Int
 
     /// `dataJSON` is `data` already written (done before the broker's lock is taken).
     init(channel: ChannelName, position: StreamPosition, data: JSONValue, dataJSON: [UInt8], publishedAt: Millis) {
@@ -49,6 +51,8 @@ public final class Event: Sendable {
         }
         chunk.seal()
         self.frame = chunk
+        // The parsed `data` tree costs about twice its JSON text; objects ~200 bytes.
+        self.footprint = 200 + chunk.capacity + 2 * dataJSON.count
     }
 
     public var seq: UInt64 { position.seq }
