@@ -95,6 +95,21 @@ func millis(since start: ContinuousClock.Instant) -> Int {
     return Int(s) * 1000 + Int(atto / 1_000_000_000_000_000)
 }
 
+/// The most a TCP socket's send buffer can grow to here (net.ipv4.tcp_wmem's third field;
+/// 4 MiB when it cannot be read): tests that must overflow the kernel's buffers size by it.
+func tcpSendBufferMax() -> Int {
+    let fallback = 4 << 20
+    let fd = open("/proc/sys/net/ipv4/tcp_wmem", O_RDONLY)
+    guard fd >= 0 else { return fallback }
+    defer { _ = Glibc.close(fd) }
+    var buf = [UInt8](repeating: 0, count: 128)
+    let n = read(fd, &buf, buf.count)
+    guard n > 0 else { return fallback }
+    let fields = String(decoding: buf[0..<n], as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
+    guard fields.count >= 3, let max = Int(fields[2]), max > 0 else { return fallback }
+    return max
+}
+
 func sleepMillis(_ ms: Int) {
     if ms > 0 { usleep(UInt32(ms) * 1000) }
 }
