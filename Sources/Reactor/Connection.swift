@@ -134,10 +134,16 @@ public final class Connection {
     }
 
     public func endBurst() {
-        if !withLoop({ $0.burst.isEmpty }) { writeBorrowed() }
+        let socketFull = !withLoop({ $0.burst.isEmpty }) && writeBorrowed()
         inBurst = false
         guard state == .open, outbound.byteCount > 0 else { return }
-        if !writeArmed { loop.flush(self) }
+        if socketFull && !writeArmed {
+            // The kernel just refused the rest: wait for EPOLLOUT rather than try again now.
+            writeArmed = true
+            loop.updateInterest(self)
+        } else if !writeArmed {
+            loop.flush(self)
+        }
         if state == .open && outbound.byteCount > 0 && !inFlushList {
             inFlushList = true
             loop.pendingFlush.append(self)
@@ -145,7 +151,8 @@ public final class Connection {
     }
 
     /// The burst's borrowed chunks in one write; what the kernel leaves is queued (retained).
-    private func writeBorrowed() {
+    /// True when the socket took only part of them.
+    private func writeBorrowed() -> Bool {
         var written = 0
         if state == .open {
             do {
@@ -156,15 +163,16 @@ public final class Connection {
             } catch {
                 closeError = error
                 loop.finishClose(self)   // resets the gather
-                return
+                return false
             }
         }
         if written < loop.burst.byteCount {
             loop.burst.spill(into: &outbound, skipping: written)
             didQueue()
-        } else {
-            loop.burst.reset()
+            return state == .open
         }
+        loop.burst.reset()
+        return false
     }
 
     /// Any other write while a burst holds borrowed chunks: those go into the queue first

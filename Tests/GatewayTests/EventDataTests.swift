@@ -212,6 +212,53 @@ struct BrokerTests {
         }
     }
 
+    @Test func eventsDroppedForTheBudgetAreReallyFreed() throws {
+        final class Weak { weak var event: Event?; init(_ e: Event?) { event = e } }
+        var s = Broker.Settings()
+        s.historyBytes = 1 << 20
+        let b = Broker(settings: s, hubs: [LoopHub(index: 0)])
+        var seen: [Weak] = []
+        var names: [ChannelName] = []
+        for c in 0..<200 {
+            let name = "prices:F\(c)"
+            let ch = try #require(ChannelName(name))
+            names.append(ch)
+            for _ in 0..<30 {
+                _ = try publishPadded(b, name, count: 1, padding: 800, at: 1)
+                seen.append(Weak(b.latest(ch)))
+            }
+        }
+        // What is still alive beyond each channel's latest event (kept outside the budget)
+        // must fit the budget: dropped events are not merely uncounted but released.
+        let latest = Set(names.compactMap { b.latest($0).map(ObjectIdentifier.init) })
+        let alive = seen.compactMap(\.event).filter { !latest.contains(ObjectIdentifier($0)) }
+        #expect(alive.reduce(0) { $0 + $1.footprint } <= s.historyBytes)
+        #expect(b.historyBytes <= s.historyBytes)
+    }
+
+    @Test func anEventLargerThanAnEighthOfTheBudgetIsKeptOnlyAsLatest() throws {
+        var s = Broker.Settings()
+        s.historyBytes = 1 << 20
+        let b = Broker(settings: s, hubs: [LoopHub(index: 0)])
+        let small = try publishPadded(b, "prices:SMALL", count: 20, padding: 500, at: 1)
+        let before = try publishPadded(b, "prices:BIG", count: 5, padding: 500, at: 1)
+        let held = b.historyBytes
+        let big = try publishPadded(b, "prices:BIG", count: 1, padding: 200_000, at: 2)[0]
+        let bigName = try #require(ChannelName("prices:BIG"))
+        #expect(b.latest(bigName)?.seq == big.seq)
+        // Only BIG's own history went (it could not be replayed past the missing event).
+        #expect(b.historyBytes < held && b.historyBytes > 0)
+        let lost = try grant(b, bigName, since: before[2], now: 3)
+        #expect(lost.recovered == false)
+        let smallName = try #require(ChannelName("prices:SMALL"))
+        let kept = try grant(b, smallName, since: small[10], now: 3)
+        #expect(kept.recovered == true && kept.replay.count == 9)
+        // After it, the channel's history starts again.
+        let next = try publishPadded(b, "prices:BIG", count: 2, padding: 500, at: 4)
+        let again = try grant(b, bigName, since: next[0], now: 5)
+        #expect(again.recovered == true && again.replay.map(\.seq) == [next[1].seq])
+    }
+
     @Test func historyBytesFollowCountAndAgeTrimming() throws {
         let b = broker(size: 5, ttl: 1000)
         _ = try publishPadded(b, "prices:A", count: 50, padding: 100, at: 10)

@@ -79,9 +79,10 @@ public final class Broker: Sendable {
         }
     }
 
-    /// Halves every channel's history, oldest events first, until all of them fit `budget`.
-    /// O(channels) a round, and each round at least halves the total; a publish triggers it
-    /// only once the total has grown back past the budget.
+    /// Halves every channel's history (by count, oldest events first) until all of them fit
+    /// `budget`. O(channels) a round; every round takes at least one event from each non-empty
+    /// channel, so there are at most log2(historySize) + 1. A publish triggers it only once the
+    /// total has grown back past the budget.
     static func fitHistories(_ table: inout Table, budget: Int) {
         while table.historyBytes > budget {
             var freed = 0
@@ -216,7 +217,9 @@ final class ChannelRecord {
     /// Subscribers on each loop's hub: a publish wakes only loops that have some.
     var subscribersPerHub: [Int]
     /// History ring: `history[start...]` are the held events, oldest first, seqs contiguous.
-    private var history: [Event] = []
+    /// Dropped slots are set to nil at once (the budget counts only what is really held), and
+    /// the array is compacted now and then.
+    private var history: [Event?] = []
     private var start = 0
     /// Sum of the held events' `footprint`.
     private(set) var heldBytes = 0
@@ -233,23 +236,22 @@ final class ChannelRecord {
     func append(_ event: Event, settings: Broker.Settings) -> Int {
         latest = event
         guard settings.historySize > 0 else { return 0 }
+        // An event worth more than an eighth of the whole budget would wipe every channel's
+        // history: it is kept only as `latest`, and the history before it cannot be replayed
+        // past it (seqs in the history stay contiguous), so it goes too.
+        guard event.footprint <= settings.historyBytes / 8 else { return -dropOldest(heldCount) }
         history.append(event)
         heldBytes += event.footprint
         var delta = event.footprint
         if heldCount > settings.historySize { delta -= dropOldest(1) }
         delta -= trimExpired(now: event.publishedAt, ttl: settings.historyTTL)
-        // Compact now and then, so the array does not grow with the total ever published.
-        if start >= 64 && start * 2 >= history.count {
-            history.removeFirst(start)
-            start = 0
-        }
         return delta
     }
 
     /// Drops expired events; returns the bytes freed.
     func trimExpired(now: Millis, ttl: Millis) -> Int {
         var n = 0
-        while start + n < history.count, history[start + n].publishedAt &+ ttl < now { n += 1 }
+        while start + n < history.count, let e = history[start + n], e.publishedAt &+ ttl < now { n += 1 }
         return dropOldest(n)
     }
 
@@ -257,12 +259,17 @@ final class ChannelRecord {
     func dropOldest(_ n: Int) -> Int {
         var freed = 0
         for _ in 0..<min(n, heldCount) {
-            freed += history[start].footprint
+            freed += history[start]?.footprint ?? 0
+            history[start] = nil
             start += 1
         }
         heldBytes -= freed
         if start == history.count {
             history = []
+            start = 0
+        } else if start >= 64 && start * 2 >= history.count {
+            // Amortised O(1) a drop; the nil slots cost 8 bytes each meanwhile.
+            history.removeFirst(start)
             start = 0
         }
         return freed
@@ -278,7 +285,7 @@ final class ChannelRecord {
 
     private func oldestHeld(now: Millis, ttl: Millis) -> Event? {
         var i = start
-        while i < history.count, history[i].publishedAt &+ ttl < now { i += 1 }
+        while i < history.count, let e = history[i], e.publishedAt &+ ttl < now { i += 1 }
         return i < history.count ? history[i] : nil
     }
 
@@ -287,6 +294,6 @@ final class ChannelRecord {
         guard after < seq, let oldest = oldestHeld(now: now, ttl: ttl) else { return [] }
         let from = max(after + 1, oldest.seq)
         let offset = history.count - Int(seq - from) - 1
-        return Array(history[offset...])
+        return history[offset...].compactMap { $0 }   // held slots are never nil
     }
 }
