@@ -11,13 +11,13 @@ import WebSocketProtocol
 public final class GatewaySession: WebSocketApplication {
     /// The connection owns the session (as its application), not the other way round. Both
     /// stay alive until `webSocketDidClose` (the loop reaps a connection only after that call),
-    /// so every use below is behind `isClosed`; no reference counting on the event path.
-    private unowned(unsafe) let ws: WebSocketConnection
-    private unowned(unsafe) let connection: Connection
-    /// The same two, for the per-delivery path: read through `_withUnsafeGuaranteedRef`, so
-    /// no retain and release around each use.
+    /// so every use below is behind `isClosed`, and the references are unretained. The
+    /// per-delivery path reads them through `_withUnsafeGuaranteedRef`: no retain and release
+    /// around each use.
     private let wsRef: Unmanaged<WebSocketConnection>
     private let connectionRef: Unmanaged<Connection>
+    private var ws: WebSocketConnection { wsRef.takeUnretainedValue() }
+    private var connection: Connection { connectionRef.takeUnretainedValue() }
     let context: GatewayContext
     let hub: LoopHub
     private unowned(unsafe) let loop: EventLoop
@@ -37,8 +37,6 @@ public final class GatewaySession: WebSocketApplication {
     private let outgoingBound: Int
 
     init(ws: WebSocketConnection, context: GatewayContext, hub: LoopHub, role: Role) {
-        self.ws = ws
-        self.connection = ws.connection
         self.wsRef = Unmanaged.passUnretained(ws)
         self.connectionRef = Unmanaged.passUnretained(ws.connection)
         self.context = context
