@@ -161,6 +161,9 @@ struct BurstWriteTests {
             let closing = try TCPClient(port: port)
             try closing.send([UInt8(ascii: "C")])
             if case .stillOpen = closing.awaitClose(timeoutMs: 2000) { Issue.record("not closed") }
+            // The peer sees the close from inside the burst, before the loop thread records what
+            // it saw there: wait for that record (bounded) before reading it.
+            #expect(eventually(within: 2000) { !observed.all.isEmpty })
             // The close dropped the burst's borrowed bytes with the rest of the connection.
             #expect(observed.all == [0])
             // The loop is fine, and the next connection's burst is its own.
