@@ -85,7 +85,7 @@ struct DrainTests {
         #expect(try keepAlive.exchange(rawRequest("/healthz", ["Host: 127.0.0.1"])).status == 200)
         let partial = try TCPClient(port: s.port)
         try partial.send("GET /healthz HTTP/1.1\r\n")
-        #expect(eventually(within: 1000) { s.openConnections == 2 })
+        #expect(eventually(within: 5000) { s.openConnections == 2 })
         let start = ContinuousClock.now
         let stopper = BackgroundThread { s.stop() }
         defer { stopper.join() }

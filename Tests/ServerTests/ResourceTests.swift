@@ -9,7 +9,7 @@ import Testing
 struct ResourceTests {
     /// Waits until the server has accepted `n` connections (accept is asynchronous to connect).
     private func expectOpen(_ s: TestServer, _ n: Int, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(eventually(within: 1000) { s.openConnections == n }, "open connections \(s.openConnections), expected \(n)",
+        #expect(eventually(within: 5000) { s.openConnections == n }, "open connections \(s.openConnections), expected \(n)",
                 sourceLocation: sourceLocation)
     }
 

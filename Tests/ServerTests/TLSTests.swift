@@ -116,7 +116,7 @@ struct TLSTests {
         } else {
             Issue.record("garbage connection still open: \(r)")
         }
-        #expect(eventually(within: 1000) { server.openConnections == 0 })
+        #expect(eventually(within: 5000) { server.openConnections == 0 })
         let client = try tlsClient()
         #expect(try client.exchange(rawRequest("/healthz", ["Host: localhost"])).status == 200)
     }
