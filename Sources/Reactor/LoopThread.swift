@@ -3,11 +3,13 @@ import Glibc
 #endif
 import CSystem
 
-/// A plain pthread for an event loop (no Foundation Thread, no executor): the loop owns it.
+/// A plain pthread for an event loop or a pool worker (no Foundation Thread, no executor).
+// @unchecked: a pthread_t is an id; joining it once is the owner's job.
 struct LoopThread: @unchecked Sendable {
     private let tid: pthread_t
 
     static func start(name: String, _ body: @escaping @Sendable () -> Void) -> LoopThread? {
+        // @unchecked: immutable; handed to the new thread once (the C trampoline's argument).
         final class Box: @unchecked Sendable {
             let body: @Sendable () -> Void
             let name: String
