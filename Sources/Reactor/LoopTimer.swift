@@ -24,7 +24,7 @@ extension EventLoop {
     @discardableResult
     public func schedule(after delay: Millis, _ body: @escaping () -> Void) -> LoopTimer {
         assertInLoop()
-        let h = timers.schedule(at: now &+ delay, interval: 0) { _ in body() }
+        let h = timers.schedule(at: TimerQueue.adding(delay, to: now), interval: 0) { _ in body() }
         return LoopTimer(loop: self, handle: h)
     }
 
@@ -35,7 +35,7 @@ extension EventLoop {
     public func schedule(every interval: Millis, _ body: @escaping (LoopTimer) -> Void) -> LoopTimer {
         assertInLoop()
         let step = max(interval, 1)
-        let h = timers.schedule(at: now &+ step, interval: step, body)
+        let h = timers.schedule(at: TimerQueue.adding(step, to: now), interval: step, body)
         return LoopTimer(loop: self, handle: h)
     }
 

@@ -58,8 +58,8 @@ struct TimerQueue {
                 continue
             }
             if record.interval > 0 {
-                var next = top.deadline + record.interval
-                if next <= now { next = now + record.interval }   // fell behind: skip, don't burst
+                var next = TimerQueue.adding(record.interval, to: top.deadline)
+                if next <= now { next = TimerQueue.adding(record.interval, to: now) }   // fell behind: skip, don't burst
                 push(Entry(deadline: next, sequence: nextSequence(), handle: top.handle))
             } else {
                 records.remove(top.handle)
@@ -74,6 +74,12 @@ struct TimerQueue {
         heap.removeAll()
         for h in records.handles { records.remove(h) }
         stale = 0
+    }
+
+    /// `base + delay`, saturating: a huge delay means "never", not a wrapped "now".
+    @inline(__always) static func adding(_ delay: Millis, to base: Millis) -> Millis {
+        let (sum, overflow) = base.addingReportingOverflow(delay)
+        return overflow ? .max : sum
     }
 
     // MARK: Heap

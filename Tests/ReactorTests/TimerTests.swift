@@ -34,6 +34,7 @@ import Testing
             t.cancel()
             #expect(!t.isActive)
             t.cancel()   // twice: nothing
+            l.loop.schedule(after: .max) { fired.append("never") }   // saturates, no wrap to "now"
             l.loop.schedule(after: 40) { fired.append("sentinel") }
             return true
         }
