@@ -127,12 +127,15 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs `task` on this loop's thread during its next pass. Callable from any thread.
     public func execute(_ task: @escaping @Sendable () -> Void) {
         tasks.withLock { $0.append(task) }
-        if !wakePending.exchange(true, ordering: .acquiringAndReleasing) {
-            _ = cgw_eventfd_signal(wakeFD)
+        if !wakePending.exchange(true, ordering: .acquiringAndReleasing), cgw_eventfd_signal(wakeFD) != 0 {
+            // Cannot happen with a valid eventfd (a full counter counts as signalled); the task
+            // then waits for the loop's next pass.
+            logger.error("cannot wake the event loop", [("error", SystemError(errno: cgw_errno(), call: "eventfd write").description)])
         }
     }
 
     private func runTasks() {
+        // -1 only when the counter was already drained (EAGAIN): nothing to do either way.
         _ = cgw_eventfd_drain(wakeFD)
         wakePending.store(false, ordering: .releasing)
         let batch = tasks.withLock { t -> [@Sendable () -> Void] in
@@ -572,6 +575,8 @@ public final class EventLoop: @unchecked Sendable {
             }
         }
         closeListeners()
+        // A stopped loop fires nothing more; dropping the bodies breaks loop ⇄ closure cycles.
+        timers.removeAll()
     }
 
     /// Asks every connection to say goodbye and ends `run` once none is left or `timeout` ms
