@@ -123,6 +123,26 @@ import Testing
         #expect(seen.all.first?.contains(.hangup) == true)
     }
 
+    @Test func anErrorIsReportedWithoutInterest() throws {
+        let l = try RunningLoop()
+        let p = try Pipe()
+        defer { l.stop(); _ = close(p.write) }
+        let seen = Recorder<FDEvents>()
+        let keep = LoopLocal<FDWatch?>(nil)
+        _ = l.onLoop { () -> Bool in
+            // No interest at all: a pipe's write end still reports EPOLLERR once its reader is gone.
+            keep.value = try? l.loop.watch(fd: p.write, interest: []) { ev in
+                seen.append(ev)
+                keep.value?.cancel()
+            }
+            return true
+        }
+        _ = close(p.read)
+        #expect(waitUntil { seen.count == 1 })
+        #expect(seen.all.first?.contains(.error) == true)
+        #expect(seen.all.first?.contains(.writable) == false)
+    }
+
     @Test func watchingAnInvalidFDThrows() throws {
         let l = try RunningLoop()
         defer { l.stop() }
