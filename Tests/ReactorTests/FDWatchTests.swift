@@ -105,42 +105,37 @@ import Testing
         _ = l.onLoop { for w in watches.value.values { w.cancel() }; return true }
     }
 
-    @Test func hangupIsReportedWhenTheOtherEndCloses() throws {
+    /// The first event a watch on one end of a pipe gets once the other end is closed (the
+    /// callback cancels the watch, as an owner giving up on a dead fd would).
+    private func firstEventAfterClosingTheOtherEnd(watchReadEnd: Bool, interest: IOInterest) throws -> FDEvents? {
         let l = try RunningLoop()
         let p = try Pipe()
-        defer { l.stop(); _ = close(p.read) }
+        let (watched, other) = watchReadEnd ? (p.read, p.write) : (p.write, p.read)
+        defer { l.stop(); _ = close(watched) }
         let seen = Recorder<FDEvents>()
         let keep = LoopLocal<FDWatch?>(nil)
         _ = l.onLoop { () -> Bool in
-            keep.value = try? l.loop.watch(fd: p.read, interest: .read) { ev in
-                seen.append(ev)
-                keep.value?.cancel()   // the owner gives up on a hung-up fd
-            }
-            return true
-        }
-        _ = close(p.write)
-        #expect(waitUntil { seen.count == 1 })
-        #expect(seen.all.first?.contains(.hangup) == true)
-    }
-
-    @Test func anErrorIsReportedWithoutInterest() throws {
-        let l = try RunningLoop()
-        let p = try Pipe()
-        defer { l.stop(); _ = close(p.write) }
-        let seen = Recorder<FDEvents>()
-        let keep = LoopLocal<FDWatch?>(nil)
-        _ = l.onLoop { () -> Bool in
-            // No interest at all: a pipe's write end still reports EPOLLERR once its reader is gone.
-            keep.value = try? l.loop.watch(fd: p.write, interest: []) { ev in
+            keep.value = try? l.loop.watch(fd: watched, interest: interest) { ev in
                 seen.append(ev)
                 keep.value?.cancel()
             }
             return true
         }
-        _ = close(p.read)
-        #expect(waitUntil { seen.count == 1 })
-        #expect(seen.all.first?.contains(.error) == true)
-        #expect(seen.all.first?.contains(.writable) == false)
+        _ = close(other)
+        _ = waitUntil { seen.count == 1 }
+        return seen.all.first
+    }
+
+    @Test func hangupIsReportedWhenTheWriterCloses() throws {
+        let ev = try firstEventAfterClosingTheOtherEnd(watchReadEnd: true, interest: .read)
+        #expect(ev?.contains(.hangup) == true)
+    }
+
+    @Test func anErrorIsReportedWithoutInterest() throws {
+        // No interest at all: a pipe's write end still reports EPOLLERR once its reader is gone.
+        let ev = try firstEventAfterClosingTheOtherEnd(watchReadEnd: false, interest: [])
+        #expect(ev?.contains(.error) == true)
+        #expect(ev?.contains(.writable) == false)
     }
 
     @Test func watchingAnInvalidFDThrows() throws {
