@@ -58,15 +58,4 @@ struct GenerationalSlab<Element> {
     var handles: [Handle] {
         elements.indices.compactMap { elements[$0] == nil ? nil : Handle(slot: UInt32($0), generation: generations[$0]) }
     }
-
-    /// Test hook: the generation slot `slot` will carry next (creating the slot if needed).
-    mutating func setGeneration(_ generation: UInt32, forFreeSlot slot: UInt32) {
-        while elements.count <= Int(slot) {
-            free.insert(UInt32(elements.count), at: 0)
-            elements.append(nil)
-            generations.append(0)
-        }
-        precondition(elements[Int(slot)] == nil)
-        generations[Int(slot)] = generation & EventToken.generationMask
-    }
 }

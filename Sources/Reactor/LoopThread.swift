@@ -15,6 +15,8 @@ struct LoopThread: @unchecked Sendable {
             let name: String
             init(_ body: @escaping @Sendable () -> Void, _ name: String) { self.body = body; self.name = name }
         }
+        // Not an `Unretained`: ownership of the box passes to the new thread through
+        // pthread_create's `void *` (retained here, taken back exactly once there).
         let box = Unmanaged.passRetained(Box(body, name))
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { arg in

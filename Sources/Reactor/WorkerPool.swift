@@ -8,7 +8,8 @@ import Log
 /// **Shutdown** (`shutdown()`): no new work is accepted; jobs already running finish and their
 /// completions are delivered; jobs still queued never run, and their completions get
 /// `.failure(.cancelled)` on their loops. Then every thread is joined. Shut the pool down
-/// before its loops stop, or those completions are never run.
+/// before its loops stop, or those completions are never run. Its threads keep the pool alive
+/// until then.
 public final class WorkerPool: Sendable {
     /// Why `submit` refused.
     public enum Busy: Error, Sendable, Equatable {
