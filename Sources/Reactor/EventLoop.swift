@@ -10,10 +10,10 @@ import Glibc
 /// closes; nothing about it is shared with other loops. Other threads reach a loop only through
 /// `execute` (a locked queue plus an eventfd wake-up).
 ///
-/// A loop pass: wait for events → reads and writes → cross-thread tasks → deadline sweep (every
+/// A loop pass: wait for events (the wait ends by the earliest timer) → reads and writes, and
+/// watched foreign fds' callbacks → cross-thread tasks → timers due → deadline sweep (every
 /// `sweepInterval`) → before-flush hooks → flush every connection with queued output (one
 /// `sendmsg` each; `EPOLLOUT` is armed only after a short write) → reap closed connections.
-/// Timers due run after the tasks; watched foreign fds are dispatched with the events.
 // @unchecked: everything mutable is confined to the loop's thread (asserted by `assertInLoop`);
 // other threads only use `execute`, `beginDrain` and the atomics.
 public final class EventLoop: @unchecked Sendable {
