@@ -55,6 +55,7 @@ let package = Package(
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Server", "Reactor", "JSON", "Log", "WebSocketProtocol"],
                     swiftSettings: strict),
         .testTarget(name: "WebSocketProtocolTests", dependencies: ["WebSocketProtocol"], swiftSettings: strict),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CSystem", "Log"], swiftSettings: strict),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Gateway", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL"],
                     swiftSettings: strict),
     ]

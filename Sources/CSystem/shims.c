@@ -24,6 +24,10 @@ const uint32_t CGW_EPOLLERR = EPOLLERR;
 const uint32_t CGW_EPOLLHUP = EPOLLHUP;
 const uint32_t CGW_EPOLLRDHUP = EPOLLRDHUP;
 
+const int CGW_EPOLL_CTL_ADD = EPOLL_CTL_ADD;
+const int CGW_EPOLL_CTL_MOD = EPOLL_CTL_MOD;
+const int CGW_EPOLL_CTL_DEL = EPOLL_CTL_DEL;
+
 int cgw_errno(void) { return errno; }
 
 int cgw_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
@@ -32,8 +36,7 @@ int cgw_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
     struct epoll_event ev;
     ev.events = events;
     ev.data.u64 = data;
-    int kop = op == 1 ? EPOLL_CTL_ADD : op == 2 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
-    return epoll_ctl(epfd, kop, fd, &ev);
+    return epoll_ctl(epfd, op, fd, &ev);
 }
 
 int cgw_epoll_wait(int epfd, cgw_event *out, int maxEvents, int timeoutMs) {

@@ -10,7 +10,8 @@ struct BurstGather {
     static let capacity = OutboundQueue.maxIOVecs
 
     private let iov: UnsafeMutablePointer<iovec>
-    private let chunks: UnsafeMutablePointer<Unmanaged<ByteChunk>>
+    /// Owner of each: the caller of `Connection.write(borrowed:)`, until the burst ends.
+    private let chunks: UnsafeMutablePointer<Unretained<ByteChunk>>
     private(set) var count = 0
     private(set) var byteCount = 0
 
@@ -29,9 +30,9 @@ struct BurstGather {
     var isFull: Bool { count == BurstGather.capacity }
 
     @inline(__always)
-    mutating func append(_ chunk: Unmanaged<ByteChunk>) {
+    mutating func append(_ chunk: Unretained<ByteChunk>) {
         precondition(count < BurstGather.capacity)
-        let n = chunk._withUnsafeGuaranteedRef { c in
+        let n = chunk.with { c in
             iov[count] = iovec(iov_base: c.base, iov_len: c.count)
             return c.count
         }
@@ -50,7 +51,7 @@ struct BurstGather {
     mutating func spill(into queue: inout OutboundQueue, skipping written: Int) {
         var skip = written
         for i in 0..<count {
-            let chunk = chunks[i].takeUnretainedValue()
+            let chunk = chunks[i].object
             if skip >= chunk.count {
                 skip -= chunk.count
                 continue

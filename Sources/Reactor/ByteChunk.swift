@@ -3,9 +3,12 @@
 /// Two uses: the growable tail of a connection's outbound queue (owned, appended to), and
 /// sealed immutable bytes shared by many queues (one event framed once, queued to every
 /// subscriber by reference). A sealed chunk is never written again, so sharing it across
-/// event loops is safe.
+/// event loops is safe. Outside this module the bytes are read-only (`bytes`); writes go
+/// through `append`/`withUnsafeTail`, which refuse a sealed chunk.
+// @unchecked: an unsealed chunk stays on one loop; a sealed one is never written again.
 public final class ByteChunk: @unchecked Sendable {
-    public private(set) var base: UnsafeMutableRawPointer
+    /// Mutable only inside the module (iovecs want a mutable pointer; nothing writes through it).
+    private(set) var base: UnsafeMutableRawPointer
     public private(set) var capacity: Int
     public private(set) var count: Int
     public private(set) var isSealed: Bool

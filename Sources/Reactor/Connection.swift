@@ -6,10 +6,10 @@ import Log
 public final class Connection {
     public let fd: Int32
     public let id: ConnectionID
-    /// Unretained: the loop owns every connection through its slab and outlives it. Hot paths
-    /// read it through `_withUnsafeGuaranteedRef` (see `withLoop`), so no reference counting.
-    private let loopRef: Unmanaged<EventLoop>
-    public var loop: EventLoop { loopRef.takeUnretainedValue() }
+    /// Owner: the loop, which holds every connection in its slab and outlives it. Hot paths
+    /// read it through `withLoop`, so no reference counting.
+    private let loopRef: Unretained<EventLoop>
+    public var loop: EventLoop { loopRef.object }
     /// Set once by the listener's factory right after accept.
     public var handler: (any ConnectionHandler)?
 
@@ -40,7 +40,7 @@ public final class Connection {
     init(fd: Int32, id: ConnectionID, loop: EventLoop) {
         self.fd = fd
         self.id = id
-        self.loopRef = Unmanaged.passUnretained(loop)
+        self.loopRef = Unretained(loop)
     }
 
     deinit { assert(state == .closed, "leaked fd \(fd)") }
@@ -57,7 +57,7 @@ public final class Connection {
     }
 
     @inline(__always)
-    func withLoop<R>(_ body: (EventLoop) -> R) -> R { loopRef._withUnsafeGuaranteedRef(body) }
+    func withLoop<R>(_ body: (EventLoop) -> R) -> R { loopRef.with(body) }
 
     /// The peer's "ip:port" (a syscall: for logs on rare paths, not per message).
     public var peerDescription: String {
@@ -92,17 +92,23 @@ public final class Connection {
     /// it alive until `endBurst`, which writes it straight from there (nothing retained
     /// unless the kernel leaves part of it). Outside a burst, the same as `write(shared:)`.
     @inline(__always)
-    public func write(borrowed chunk: Unmanaged<ByteChunk>) {
+    public func write(borrowed chunk: Unretained<ByteChunk>) {
         guard inBurst, outbound.byteCount == 0, !writeArmed, tls == nil, !withLoop({ $0.burst.isFull }) else {
-            write(shared: chunk.takeUnretainedValue())
+            write(shared: chunk.object)
             return
         }
-        let count = chunk._withUnsafeGuaranteedRef { c in
+        let count = chunk.with { c in
             precondition(c.isSealed, "only sealed chunks are shared")
             return c.count
         }
         guard state == .open, !closeAfterFlush, count > 0, admits(count) else { return }
         withLoop { $0.burst.append(chunk) }
+    }
+
+    /// `write(borrowed:)` for callers still holding an `Unmanaged` (same rule, same cost).
+    @inline(__always)
+    public func write(borrowed chunk: Unmanaged<ByteChunk>) {
+        write(borrowed: Unretained(unmanaged: chunk))
     }
 
     /// Lets `body` encode straight into the outbound tail: at most `maxBytes`, returns the count.

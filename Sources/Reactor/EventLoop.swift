@@ -10,15 +10,18 @@ import Glibc
 /// closes; nothing about it is shared with other loops. Other threads reach a loop only through
 /// `execute` (a locked queue plus an eventfd wake-up).
 ///
-/// A loop pass: wait for events → reads and writes → cross-thread tasks → deadline sweep (every
+/// A loop pass: wait for events (the wait ends by the earliest timer) → reads and writes, and
+/// watched foreign fds' callbacks → cross-thread tasks → timers due → deadline sweep (every
 /// `sweepInterval`) → before-flush hooks → flush every connection with queued output (one
 /// `sendmsg` each; `EPOLLOUT` is armed only after a short write) → reap closed connections.
+// @unchecked: everything mutable is confined to the loop's thread (asserted by `assertInLoop`);
+// other threads only use `execute`, `beginDrain` and the atomics.
 public final class EventLoop: @unchecked Sendable {
     public let index: Int
     public let configuration: LoopConfiguration
     public let logger: Logger
 
-    private let epfd: Int32
+    let epoll: Epoll
     private let wakeFD: Int32
 
     // The connection slab: O(1) lookup by id, no dictionary on the event path.
@@ -36,6 +39,10 @@ public final class EventLoop: @unchecked Sendable {
     private var closedThisPass: [Connection] = []
     private var listeners: [ListenerState] = []
     private var beforeFlushHooks: [() -> Void] = []
+    /// One-shot and repeating timers (see `schedule(after:)`); empty costs one compare a pass.
+    var timers = TimerQueue()
+    /// Watched foreign fds (see `watch(fd:interest:onEvent:)`).
+    var watches = GenerationalSlab<WatchRecord>()
 
     public private(set) var now: Millis
     private var nextSweep: Millis
@@ -79,29 +86,28 @@ public final class EventLoop: @unchecked Sendable {
     private var drainIdleReported = false
     private var lastAcceptErrorLog: Millis = 0
 
-    /// Tokens in `epoll_event.data` with the top bit set are not connections.
-    private static let specialTag: UInt64 = 1 << 63
-    private static let wakeToken: UInt64 = specialTag
+    private static let wakeToken = EventToken(.loop, slot: 0, generation: 0)
+    private static func listenerToken(_ i: Int) -> EventToken { EventToken(.loop, slot: UInt32(i + 1), generation: 0) }
 
     public init(index: Int, configuration: LoopConfiguration = LoopConfiguration(), logger: Logger) throws(SystemError) {
         self.index = index
         self.configuration = configuration
         self.logger = logger.with("loop", String(index))
-        let ep = cgw_epoll_create()
-        guard ep >= 0 else { throw SystemError(errno: cgw_errno(), call: "epoll_create1") }
+        let ep = try Epoll()
         let wake = cgw_eventfd()
         guard wake >= 0 else {
             let e = cgw_errno()
-            Posix.close(ep)
+            ep.close()
             throw SystemError(errno: e, call: "eventfd")
         }
-        guard cgw_epoll_ctl(ep, 1, wake, CGW_EPOLLIN, EventLoop.wakeToken) == 0 else {
-            let e = cgw_errno()
-            Posix.close(ep)
+        do {
+            try ep.add(wake, .read, token: EventLoop.wakeToken.raw)
+        } catch {
+            ep.close()
             Posix.close(wake)
-            throw SystemError(errno: e, call: "epoll_ctl")
+            throw error
         }
-        self.epfd = ep
+        self.epoll = ep
         self.wakeFD = wake
         self.receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: configuration.receiveBufferSize, alignment: 64)
         self.now = Clock.monotonicMillis()
@@ -112,7 +118,7 @@ public final class EventLoop: @unchecked Sendable {
         closeListeners()
         receiveBuffer.deallocate()
         burst.deallocate()
-        Posix.close(epfd)
+        epoll.close()
         Posix.close(wakeFD)
     }
 
@@ -121,12 +127,15 @@ public final class EventLoop: @unchecked Sendable {
     /// Runs `task` on this loop's thread during its next pass. Callable from any thread.
     public func execute(_ task: @escaping @Sendable () -> Void) {
         tasks.withLock { $0.append(task) }
-        if !wakePending.exchange(true, ordering: .acquiringAndReleasing) {
-            _ = cgw_eventfd_signal(wakeFD)
+        if !wakePending.exchange(true, ordering: .acquiringAndReleasing), cgw_eventfd_signal(wakeFD) != 0 {
+            // Cannot happen with a valid eventfd (a full counter counts as signalled); the task
+            // then waits for the loop's next pass.
+            logger.error("cannot wake the event loop", [("error", SystemError(errno: cgw_errno(), call: "eventfd write").description)])
         }
     }
 
     private func runTasks() {
+        // -1 only when the counter was already drained (EAGAIN): nothing to do either way.
         _ = cgw_eventfd_drain(wakeFD)
         wakePending.store(false, ordering: .releasing)
         let batch = tasks.withLock { t -> [@Sendable () -> Void] in
@@ -150,10 +159,7 @@ public final class EventLoop: @unchecked Sendable {
     /// every connection speaks TLS. Call before `run`, or from a task on this loop.
     public func addListener(fd: Int32, tls: TLSContext? = nil,
                             factory: @escaping @Sendable (Connection) -> any ConnectionHandler) throws(SystemError) {
-        let token = EventLoop.specialTag | UInt64(listeners.count + 1)
-        guard cgw_epoll_ctl(epfd, 1, fd, CGW_EPOLLIN, token) == 0 else {
-            throw SystemError(errno: cgw_errno(), call: "epoll_ctl")
-        }
+        try epoll.add(fd, .read, token: EventLoop.listenerToken(listeners.count).raw)
         listeners.append(ListenerState(fd: fd, tls: tls, factory: factory, pausedUntil: nil))
     }
 
@@ -176,7 +182,14 @@ public final class EventLoop: @unchecked Sendable {
                     // Out of descriptors: stop listening briefly instead of spinning on a
                     // readable listener we cannot accept from. Level-triggered epoll keeps the
                     // backlog for us.
-                    _ = cgw_epoll_ctl(epfd, 2, l.fd, 0, 0)
+                    do {
+                        try epoll.remove(l.fd)
+                    } catch {
+                        // Still registered: the pause would spin on the readable listener, so
+                        // keep accepting (and failing) at the batch's pace instead.
+                        logger.error("cannot pause the listener", [("error", error.description)])
+                        return
+                    }
                     listeners[i].pausedUntil = now + 200
                     if now - lastAcceptErrorLog > 5_000 {
                         lastAcceptErrorLog = now
@@ -195,9 +208,14 @@ public final class EventLoop: @unchecked Sendable {
     private func resumePausedListeners() {
         for i in listeners.indices {
             if let until = listeners[i].pausedUntil, until <= now {
-                listeners[i].pausedUntil = nil
-                let token = EventLoop.specialTag | UInt64(i + 1)
-                _ = cgw_epoll_ctl(epfd, 1, listeners[i].fd, CGW_EPOLLIN, token)
+                do {
+                    try epoll.add(listeners[i].fd, .read, token: EventLoop.listenerToken(i).raw)
+                    listeners[i].pausedUntil = nil
+                } catch {
+                    // Stays paused; the next sweep tries again.
+                    logger.error("cannot resume the listener", [("error", error.description)])
+                    listeners[i].pausedUntil = now + 200
+                }
             }
         }
     }
@@ -229,8 +247,10 @@ public final class EventLoop: @unchecked Sendable {
             deadlines.append(.max)
         }
         let id = ConnectionID(slot: slot, generation: generations[Int(slot)])
-        guard cgw_epoll_ctl(epfd, 1, fd, CGW_EPOLLIN, id.packed) == 0 else {
-            logger.error("epoll_ctl add failed", [("error", SystemError(errno: cgw_errno(), call: "epoll_ctl").description)])
+        do {
+            try epoll.add(fd, .read, token: id.packed)
+        } catch {
+            logger.error("cannot watch the accepted socket", [("error", error.description)])
             Posix.close(fd)
             freeSlots.append(slot)
             return
@@ -253,11 +273,33 @@ public final class EventLoop: @unchecked Sendable {
 
     func updateInterest(_ c: Connection) {
         guard c.state != .closed else { return }
-        var events: UInt32 = 0
+        var interest: IOInterest = []
         // A TLS write that needs a read first must hear about readability even while paused.
-        if !c.readPaused || c.state == .lingering || c.tls?.writeWantsRead == true { events |= CGW_EPOLLIN }
-        if c.writeArmed { events |= CGW_EPOLLOUT }
-        _ = cgw_epoll_ctl(epfd, 3, c.fd, events, c.id.packed)
+        if !c.readPaused || c.state == .lingering || c.tls?.writeWantsRead == true { interest.insert(.read) }
+        if c.writeArmed { interest.insert(.write) }
+        do {
+            try epoll.modify(c.fd, interest, token: c.id.packed)
+        } catch {
+            // The kernel's interest no longer matches ours: the connection would stall or spin.
+            logger.error("cannot change a connection's interest: closing", [("conn", c.id.description), ("error", error.description)])
+            c.closeError = error
+            finishClose(c)
+        }
+    }
+
+    /// Test hook: the next connection accepted takes slot `slot` with generation `generation`.
+    /// Loop thread, with no connection in `slot`.
+    func setGeneration(_ generation: UInt32, forNextConnectionIn slot: UInt32) {
+        assertInLoop()
+        while slab.count <= Int(slot) {
+            slab.append(nil)
+            generations.append(0)
+            deadlines.append(.max)
+        }
+        precondition(slab[Int(slot)] == nil, "slot in use")
+        freeSlots.removeAll { $0 == slot }
+        freeSlots.append(slot)
+        generations[Int(slot)] = generation & EventToken.generationMask
     }
 
     func finishClose(_ c: Connection) {
@@ -282,7 +324,7 @@ public final class EventLoop: @unchecked Sendable {
                 handler?.connectionDidClose(c, error: c.closeError)
                 let slot = Int(c.id.slot)
                 slab[slot] = nil
-                generations[slot] &+= 1
+                generations[slot] = EventToken.next(generations[slot])
                 freeSlots.append(c.id.slot)
             }
         }
@@ -303,6 +345,19 @@ public final class EventLoop: @unchecked Sendable {
         if events & (CGW_EPOLLIN | CGW_EPOLLERR | CGW_EPOLLHUP) != 0 {
             read(c)
             if c.tls?.writeWantsRead == true { flush(c) }
+        }
+    }
+
+    /// Listeners and watched fds: off the connection path.
+    private func handle(otherEvent events: UInt32, token: EventToken) {
+        switch token.kind {
+        case .loop:
+            let li = Int(token.slot) - 1
+            if li >= 0 && li < listeners.count { accept(listener: li) }
+        case .watch:
+            dispatchWatch(events: events, token: token)
+        case .connection, nil:
+            break
         }
     }
 
@@ -473,30 +528,26 @@ public final class EventLoop: @unchecked Sendable {
         defer { events.deallocate() }
         while running {
             now = Clock.monotonicMillis()
-            let until = min(nextSweep, nextWake)
+            let until = min(nextSweep, nextWake, timers.earliest)
             nextWake = .max
             let wait = until > now ? until - now : 0
             let busy = !pendingFlush.isEmpty || !tlsPendingRead.isEmpty
-            let n = cgw_epoll_wait(epfd, events, Int32(maxEvents), busy ? 0 : Int32(wait))
+            let n = epoll.wait(into: events, capacity: Int32(maxEvents), timeout: busy ? 0 : Int32(clamping: wait))
             now = Clock.monotonicMillis()
-            if n < 0 {
-                let e = cgw_errno()
-                if e == EINTR { continue }
-                preconditionFailure("epoll_wait: errno \(e)")
-            }
             var wake = false
-            for i in 0..<Int(n) {
+            for i in 0..<n {
                 let ev = events[i]
-                if ev.data & EventLoop.specialTag == 0 {
+                let token = EventToken(raw: ev.data)
+                if token.isConnection {
                     handle(connectionEvent: ev.events, token: ev.data)
-                } else if ev.data == EventLoop.wakeToken {
+                } else if token == EventLoop.wakeToken {
                     wake = true
                 } else {
-                    let li = Int(ev.data & ~EventLoop.specialTag) - 1
-                    if li >= 0 && li < listeners.count { accept(listener: li) }
+                    handle(otherEvent: ev.events, token: token)
                 }
             }
             if wake { runTasks() }
+            if timers.earliest <= now { runTimers() }
             if !tlsPendingRead.isEmpty {
                 let pending = tlsPendingRead
                 tlsPendingRead.removeAll(keepingCapacity: true)
@@ -524,6 +575,8 @@ public final class EventLoop: @unchecked Sendable {
             }
         }
         closeListeners()
+        // A stopped loop fires nothing more; dropping the bodies breaks loop ⇄ closure cycles.
+        timers.removeAll()
     }
 
     /// Asks every connection to say goodbye and ends `run` once none is left or `timeout` ms

@@ -3,6 +3,8 @@ import Log
 
 /// N event loops on N threads, each with its own `SO_REUSEPORT` listener on the same port: the
 /// kernel spreads new connections across loops, and a connection never changes loop.
+// @unchecked: `threads` is written only by `start` and `shutdown`, which the owner calls from
+// one (non-loop) thread; everything else is immutable.
 public final class EventLoopGroup: @unchecked Sendable {
     public let loops: [EventLoop]
     public let host: String

@@ -3,16 +3,20 @@ import Glibc
 #endif
 import CSystem
 
-/// A plain pthread for an event loop (no Foundation Thread, no executor): the loop owns it.
+/// A plain pthread for an event loop or a pool worker (no Foundation Thread, no executor).
+// @unchecked: a pthread_t is an id; joining it once is the owner's job.
 struct LoopThread: @unchecked Sendable {
     private let tid: pthread_t
 
     static func start(name: String, _ body: @escaping @Sendable () -> Void) -> LoopThread? {
+        // @unchecked: immutable; handed to the new thread once (the C trampoline's argument).
         final class Box: @unchecked Sendable {
             let body: @Sendable () -> Void
             let name: String
             init(_ body: @escaping @Sendable () -> Void, _ name: String) { self.body = body; self.name = name }
         }
+        // Not an `Unretained`: ownership of the box passes to the new thread through
+        // pthread_create's `void *` (retained here, taken back exactly once there).
         let box = Unmanaged.passRetained(Box(body, name))
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { arg in

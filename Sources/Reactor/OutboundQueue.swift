@@ -99,7 +99,9 @@ struct OutboundQueue {
                     let skip = i == 0 ? headOffset : 0
                     iov[i] = iovec(iov_base: c.base + skip, iov_len: c.count - skip)
                 }
-                return try send(UnsafePointer(iov.baseAddress!), n)
+                // n >= 1 here (byteCount > 0 means a chunk is queued), so the allocation has an address.
+                guard let base = iov.baseAddress else { return .wouldBlock }
+                return try send(UnsafePointer(base), n)
             }
             switch result {
             case .wouldBlock:

@@ -1,7 +1,11 @@
-import CSystem
-
-/// Asks the CPU to start loading an object's first `bytes` (a hint; never faults).
+/// Asks the CPU to start loading an object's first `bytes` (a hint; never faults). For callers
+/// still holding an `Unmanaged`; `Unretained.prefetch` is the same.
 @inline(__always)
 public func prefetch<T: AnyObject>(_ object: Unmanaged<T>, bytes: Int = 192) {
-    cgw_prefetch(UnsafeRawPointer(object.toOpaque()), bytes)
+    Unretained(unmanaged: object).prefetch(bytes: bytes)
+}
+
+@inline(__always)
+public func prefetch<T: AnyObject>(_ object: Unretained<T>, bytes: Int = 192) {
+    object.prefetch(bytes: bytes)
 }

@@ -12,6 +12,7 @@ public struct TLSError: Error, CustomStringConvertible, Sendable {
 
 /// A server TLS configuration (`SSL_CTX`): certificate chain and key loaded once at start-up,
 /// then shared read-only by every loop (OpenSSL allows `SSL_new` from many threads).
+// @unchecked: the SSL_CTX is set up in init and only read afterwards (SSL_new is thread-safe).
 public final class TLSContext: @unchecked Sendable {
     let context: OpaquePointer
 

@@ -1,3 +1,5 @@
+import CSystem
+
 /// The one box for references the hot path reads without reference counting.
 ///
 /// **Lifetime rule** (stated here once, for every use): an `Unretained` never keeps its object
@@ -19,6 +21,10 @@ public struct Unretained<Object: AnyObject>: @unchecked Sendable {
     @inlinable @inline(__always)
     public init(_ object: Object) { ref = .passUnretained(object) }
 
+    /// The same reference, from code that still spells it `Unmanaged`.
+    @inlinable @inline(__always)
+    public init(unmanaged: Unmanaged<Object>) { ref = unmanaged }
+
     /// The object (a +0 load: the compiler may retain it for the caller's scope).
     @inlinable @inline(__always)
     public var object: Object { ref.takeUnretainedValue() }
@@ -35,7 +41,7 @@ public struct Unretained<Object: AnyObject>: @unchecked Sendable {
 
     /// Asks the CPU to start loading the object's first `bytes` (a hint; never faults).
     @inlinable @inline(__always)
-    public func prefetch(bytes: Int = 192) { Reactor.prefetch(ref, bytes: bytes) }
+    public func prefetch(bytes: Int = 192) { cgw_prefetch(UnsafeRawPointer(ref.toOpaque()), bytes) }
 }
 
 /// A strong reference counted once, when it is made, and released once, by `release()`:
@@ -44,6 +50,7 @@ public struct Unretained<Object: AnyObject>: @unchecked Sendable {
 /// exactly once, in its `deinit`.
 @frozen
 public struct Retained<Object: AnyObject> {
+    // Not Sendable: the owner releases it on its own thread, once.
     @usableFromInline let ref: Unmanaged<Object>
 
     @inlinable

@@ -23,7 +23,11 @@ typedef struct {
 
 int cgw_errno(void);
 int cgw_epoll_create(void);
-/* op: 1 add, 2 del, 3 mod */
+/* The kernel's epoll_ctl operations (macros, invisible to Swift). */
+extern const int CGW_EPOLL_CTL_ADD;
+extern const int CGW_EPOLL_CTL_MOD;
+extern const int CGW_EPOLL_CTL_DEL;
+/* epoll_ctl with one of the ops above; returns 0 or -1 (errno). */
 int cgw_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
 /* At most 1024 events per call. */
 int cgw_epoll_wait(int epfd, cgw_event *out, int maxEvents, int timeoutMs);
@@ -77,5 +81,11 @@ void cgw_set_thread_name(const char *name);
 static inline void cgw_prefetch(const void *p, long bytes) {
     for (long off = 0; off < bytes; off += 64) __builtin_prefetch((const char *)p + off, 0, 3);
 }
+
+/* Relaxed atomic load and store of a 64-bit word: per-loop counter slots have one writer
+ * (its loop), so a plain load+store replaces a locked read-modify-write, and readers on
+ * other threads still see whole values. */
+static inline uint64_t cgw_atomic_load_relaxed(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void cgw_atomic_store_relaxed(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 
 #endif

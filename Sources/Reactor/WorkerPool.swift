@@ -1,0 +1,134 @@
+import Log
+
+/// A fixed set of pthreads for blocking work (SQLite, password hashing) that must never run on
+/// an event loop. Work is queued up to `queueLimit` jobs; beyond that `submit` refuses at once
+/// (`Busy.queueFull`, for the RPC layer's -32013) instead of letting a queue grow without bound.
+/// The completion runs on the loop that submitted, through `execute`.
+///
+/// **Shutdown** (`shutdown()`): no new work is accepted; jobs already running finish and their
+/// completions are delivered; jobs still queued never run, and their completions get
+/// `.failure(.cancelled)` on their loops. Then every thread is joined. Shut the pool down
+/// before its loops stop, or those completions are never run. Its threads keep the pool alive
+/// until then.
+public final class WorkerPool: Sendable {
+    /// Why `submit` refused.
+    public enum Busy: Error, Sendable, Equatable {
+        /// `queueLimit` jobs are waiting already.
+        case queueFull
+        /// `shutdown()` has begun.
+        case shutDown
+    }
+
+    /// What a completion gets instead of a value when its job was dropped at shutdown.
+    public struct Cancelled: Error, Sendable, Equatable {}
+
+    private struct Job {
+        let run: @Sendable () -> Void
+        let cancel: @Sendable () -> Void
+    }
+
+    private struct State {
+        var queue: [Job?]
+        var head = 0
+        var queued = 0
+        var accepting = true
+        var threads: [LoopThread] = []
+    }
+
+    public let name: String
+    public let queueLimit: Int
+    private let logger: Logger
+    private let lock = ConditionLock()
+    // Only touched with `lock` held.
+    nonisolated(unsafe) private var state: State
+
+    public init(name: String, threads: Int, queueLimit: Int, logger: Logger) {
+        precondition(threads >= 1 && queueLimit >= 1)
+        self.name = name
+        self.queueLimit = queueLimit
+        self.logger = logger.with("pool", name)
+        state = State(queue: Array(repeating: nil, count: queueLimit))
+        var started: [LoopThread] = []
+        for i in 0..<threads {
+            guard let t = LoopThread.start(name: "qv-\(name)-\(i)", { [self] in work() }) else {
+                preconditionFailure("could not start worker thread \(i) of pool \(name)")
+            }
+            started.append(t)
+        }
+        lock.withLock { state.threads = started }
+    }
+
+    /// Queues `work` for a worker thread; `completion` later runs on `loop`'s thread with its
+    /// result. Call on `loop`'s thread. Throws at once when the queue is full or shut down.
+    public func submit<T: Sendable>(from loop: EventLoop, _ work: @escaping @Sendable () -> T,
+                                    completion: @escaping (Result<T, Cancelled>) -> Void) throws(Busy) {
+        loop.assertInLoop()
+        let done = LoopBound(completion)
+        let job = Job(run: {
+            let value = work()
+            loop.execute { done.value(.success(value)) }
+        }, cancel: {
+            loop.execute { done.value(.failure(Cancelled())) }
+        })
+        let refused: Busy? = lock.withLock {
+            guard state.accepting else { return .shutDown }
+            guard state.queued < queueLimit else { return .queueFull }
+            state.queue[(state.head + state.queued) % queueLimit] = job
+            state.queued += 1
+            lock.signal()
+            return nil
+        }
+        if let refused { throw refused }
+    }
+
+    /// Jobs waiting for a thread (any thread; a snapshot).
+    public var queuedCount: Int { lock.withLock { state.queued } }
+
+    /// Stops the pool as described above and joins its threads. Blocks: call it from a
+    /// non-loop thread (main at exit), never from a worker. Idempotent.
+    public func shutdown() {
+        let (dropped, threads) = lock.withLock { () -> ([Job], [LoopThread]) in
+            state.accepting = false
+            var jobs: [Job] = []
+            while let j = takeLocked() { jobs.append(j) }
+            let t = state.threads
+            state.threads = []
+            lock.broadcast()
+            return (jobs, t)
+        }
+        for j in dropped { j.cancel() }
+        for t in threads { t.join() }
+        if !dropped.isEmpty {
+            logger.info("worker pool stopped: queued work cancelled", [("cancelled", String(dropped.count))])
+        }
+    }
+
+    /// With the lock held.
+    private func takeLocked() -> Job? {
+        guard state.queued > 0 else { return nil }
+        let j = state.queue[state.head]
+        state.queue[state.head] = nil
+        state.head = (state.head + 1) % queueLimit
+        state.queued -= 1
+        return j
+    }
+
+    /// A worker thread's whole life: take a job, run it, until shut down and empty.
+    private func work() {
+        while true {
+            let job: Job? = lock.withLock {
+                while state.queued == 0 && state.accepting { lock.wait() }
+                return takeLocked()
+            }
+            guard let job else { return }
+            job.run()
+        }
+    }
+}
+
+/// A completion created on a loop thread, carried through a worker and back.
+// @unchecked: its closure is only ever called on the loop that created it (via `execute`).
+private final class LoopBound<T>: @unchecked Sendable {
+    let value: (Result<T, WorkerPool.Cancelled>) -> Void
+    init(_ value: @escaping (Result<T, WorkerPool.Cancelled>) -> Void) { self.value = value }
+}
