@@ -60,18 +60,20 @@ public final class EventLoop: @unchecked Sendable {
     private let wakePending = Atomic<Bool>(false)
 
     private var running = true
-    /// The thread running this loop, for debug assertions that loop-confined state is touched
-    /// only there.
-    private var loopThread: pthread_t?
+    /// The thread running this loop (0 before `run`): for `inLoopThread`, which other threads
+    /// call (a publisher asking whether the hub must be woken), so it is atomic. glibc's
+    /// `pthread_t` is the thread's address, never 0.
+    private let loopThread = Atomic<UInt>(0)
 
     /// Debug builds trap when called off this loop's thread (once it runs).
     @inline(__always)
     public func assertInLoop(_ file: StaticString = #fileID, _ line: UInt = #line) {
-        assert(loopThread == nil || inLoopThread, "off-loop call", file: file, line: line)
+        assert(loopThread.load(ordering: .relaxed) == 0 || inLoopThread, "off-loop call", file: file, line: line)
     }
     /// Whether the caller runs on this loop's thread (false before the loop runs).
     public var inLoopThread: Bool {
-        loopThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+        let t = loopThread.load(ordering: .relaxed)
+        return t != 0 && pthread_equal(pthread_t(t), pthread_self()) != 0
     }
 
     /// Makes the loop pass no later than `deadline` (e.g. the next conflated event a
@@ -522,7 +524,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs the loop on the calling thread until it has stopped and drained.
     public func run() {
-        loopThread = pthread_self()
+        loopThread.store(UInt(pthread_self()), ordering: .relaxed)
         let maxEvents = 1024
         let events = UnsafeMutablePointer<cgw_event>.allocate(capacity: maxEvents)
         defer { events.deallocate() }
