@@ -22,6 +22,8 @@ final class HTTPConnection: ConnectionHandler {
     private var awaiting: (head: HTTPRequestHead, responder: HTTPResponder)?
     private var held: [UInt8] = []
     private var requestSequence = 0
+    /// The client half-closed while an answer was outstanding: answer, then close.
+    private var peerFinished = false
 
     /// Pipelined bytes kept while an answer is outstanding; past this the socket is not read
     /// (TCP pushes back) until the answer is out.
@@ -81,6 +83,17 @@ final class HTTPConnection: ConnectionHandler {
     private func hold(_ bytes: UnsafeRawBufferPointer) {
         held.append(contentsOf: bytes)
         if held.count >= HTTPConnection.maxHeldBytes { connection.pauseReading() }
+    }
+
+    func connectionDidReadEOF(_ connection: Connection) {
+        // A client may half-close once its request is sent: the outstanding answer still goes
+        // out (bounded by the response timeout). Reading stops, or EOF would be reported again.
+        guard awaiting != nil else {
+            connection.close()
+            return
+        }
+        peerFinished = true
+        connection.pauseReading()
     }
 
     func connectionDeadlineDidPass(_ connection: Connection, now: Millis) {
@@ -184,6 +197,14 @@ final class HTTPConnection: ConnectionHandler {
         awaiting = nil
         send(response, for: head)
         guard connection.isOpen, connection.handler === self else { return }
+        if peerFinished {
+            // What else it sent before its FIN was held: answer that too, then close.
+            var pending = held
+            held = []
+            if !pending.isEmpty { pending.withUnsafeMutableBytes { process($0) } }
+            if awaiting == nil && connection.isOpen { connection.close(afterFlush: true) }
+            return
+        }
         connection.resumeReading()
         if held.isEmpty { return }
         // What was pipelined behind the request, in order.

@@ -23,7 +23,7 @@ enum EnvironmentTwins {
             guard let kind = argument["kind"]?.stringValue, kind == "option" || kind == "flag",
                   let names = argument["names"]?.arrayValue,
                   let long = names.first(where: { $0["kind"]?.stringValue == "long" })?["name"]?.stringValue,
-                  long != "help" else { continue }
+                  long != "help", long != "version" else { continue }
             let variable = "QV_" + String(long.uppercased().map { $0 == "-" ? "_" : $0 })
             twins.append(Twin(flag: long, variable: variable, takesValue: kind == "option",
                               repeats: argument["isRepeating"]?.boolValue ?? false))

@@ -94,7 +94,8 @@ struct CommandLineTests {
 
     @Test func staticDirEnvironmentTwinServesTheFolder() throws {
         let folder = try StaticFolder.make(["index.html": "<h1>dashboard</h1>"])
-        let (child, port) = try serve([], environment: ["QV_STATIC_DIR": folder.path])
+        // QV_VERSION is a common deployment variable: it is not a twin of `--version`.
+        let (child, port) = try serve([], environment: ["QV_STATIC_DIR": folder.path, "QV_VERSION": "1.2.3"])
         defer {
             child.signal(SIGTERM)
             #expect(child.waitForExit(timeoutMs: 5000) == .exited(0))

@@ -88,6 +88,20 @@ struct DeferredHTTPTests {
         #expect(try next.exchange(rawRequest("/healthz", ["Host: 127.0.0.1"])).status == 200)
     }
 
+    @Test func halfClosedClientStillGetsTheAnswer() throws {
+        let s = try server()
+        defer { s.stop() }
+        let client = try TCPClient(port: s.port)
+        defer { client.close() }
+        try client.send(rawRequest("/later", ["Host: 127.0.0.1"]))
+        client.shutdownWrite()
+        let responder = try held.next()
+        sleepMillis(50)   // lets the FIN reach the server first (if it does not, the plain path is tested)
+        answer(responder, "after your FIN")
+        #expect(try client.readHTTPResponse().bodyText == "after your FIN\n")
+        #expect(client.awaitClose(timeoutMs: 2000) == .eof(leftover: []))
+    }
+
     @Test func unansweredRequestGets504WithinTheResponseTimeout() throws {
         let s = try server { $0.responseTimeout = 300 }
         defer { s.stop() }
