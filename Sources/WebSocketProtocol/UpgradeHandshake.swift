@@ -22,31 +22,30 @@ public enum UpgradeHandshake {
     /// Checks an upgrade request; the rejection carries the status to answer.
     public static func validate(_ head: HTTPRequestHead) -> Result<UpgradeRequest, HTTPRequestError> {
         guard head.method == "GET" else {
-            return .failure(HTTPRequestError(.methodNotAllowed, "WebSocket upgrade requires GET", headers: [.init(name: "Allow", value: "GET")]))
+            return .failure(.upgradeNeedsGET)
         }
-        guard head.versionMinor == 1 else { return .failure(HTTPRequestError(.badRequest, "WebSocket upgrade requires HTTP/1.1")) }
+        guard head.versionMinor == 1 else { return .failure(.malformed("WebSocket upgrade requires HTTP/1.1")) }
         let upgrades = head.values("upgrade")
         guard upgrades.count == 1, HTTPRequestHead.trim(upgrades[0][...]).lowercased() == "websocket" else {
-            return .failure(HTTPRequestError(.badRequest, "Upgrade must be exactly 'websocket'"))
+            return .failure(.malformed("Upgrade must be exactly 'websocket'"))
         }
         guard head.tokens("connection").contains("upgrade") else {
-            return .failure(HTTPRequestError(.badRequest, "Connection header must contain 'upgrade'"))
+            return .failure(.malformed("Connection header must contain 'upgrade'"))
         }
         if head.contentLength > 0 {
-            return .failure(HTTPRequestError(.badRequest, "a WebSocket upgrade must not have a body"))
+            return .failure(.malformed("a WebSocket upgrade must not have a body"))
         }
         let versions = head.values("sec-websocket-version")
         guard versions.count == 1, versions[0] == "13" else {
-            if versions.isEmpty { return .failure(HTTPRequestError(.badRequest, "missing Sec-WebSocket-Version")) }
-            return .failure(HTTPRequestError(.upgradeRequired, "unsupported WebSocket version",
-                                          headers: [.init(name: "Sec-WebSocket-Version", value: "13")]))
+            if versions.isEmpty { return .failure(.malformed("missing Sec-WebSocket-Version")) }
+            return .failure(.unsupportedWebSocketVersion)
         }
         let keys = head.values("sec-websocket-key")
         guard keys.count == 1, let decoded = Base64.decode(keys[0]), decoded.count == 16 else {
-            return .failure(HTTPRequestError(.badRequest, "Sec-WebSocket-Key must be base64 of 16 bytes"))
+            return .failure(.malformed("Sec-WebSocket-Key must be base64 of 16 bytes"))
         }
         let origins = head.values("origin")
-        guard origins.count <= 1 else { return .failure(HTTPRequestError(.badRequest, "duplicate Origin header")) }
+        guard origins.count <= 1 else { return .failure(.malformed("duplicate Origin header")) }
         return .success(UpgradeRequest(key: keys[0], protocols: head.caseSensitiveTokens("sec-websocket-protocol"),
                                        extensions: head.values("sec-websocket-extensions"), origin: origins.first))
     }

@@ -29,8 +29,9 @@ struct HTTPResponseTests {
     }
 
     @Test func rejectionFromACodecError() {
-        let r = HTTPRejection(HTTPRequestError(.upgradeRequired, "v", headers: [.init(name: "Sec-WebSocket-Version", value: "13")]))
-        #expect(r == HTTPRejection(.upgradeRequired, "v", headers: [.init(name: "Sec-WebSocket-Version", value: "13")]))
+        let r = HTTPRejection(HTTPRequestError.unsupportedWebSocketVersion)
+        #expect(r == HTTPRejection(.upgradeRequired, "unsupported WebSocket version",
+                                   headers: [.init(name: "Sec-WebSocket-Version", value: "13")]))
         #expect(r.response.headers.contains { $0.0 == "Sec-WebSocket-Version" && $0.1 == "13" })
     }
 }
