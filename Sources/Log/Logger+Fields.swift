@@ -20,6 +20,9 @@ extension Logger {
 
     public var level: Logger.Level { logLevel }
 
+    /// The line format of our handler (text for any other handler).
+    public var format: LogFormat { (handler as? QueueLogHandler)?.format ?? .text }
+
     @inline(__always) public func isEnabled(_ level: Logger.Level) -> Bool { level >= logLevel }
 
     /// Waits (bounded) until lines already logged are written; at exit. A no-op on other handlers.

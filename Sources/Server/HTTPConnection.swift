@@ -103,15 +103,16 @@ final class HTTPConnection: ConnectionHandler {
                 connection.setDeadline(now + 1_000)
                 return
             }
-            context.logger.warning("no answer in time", [("path", String(head.path)), ("method", head.method),
-                                                         ("timeout_ms", String(context.configuration.responseTimeout))])
+            context.logger.warning("no answer in time", metadata: [
+                "path": "\(head.path)", "method": "\(head.method)", "timeout_ms": "\(context.configuration.responseTimeout)",
+            ])
             awaiting = nil
             held = []
             refuse(HTTPRejection(.gatewayTimeout, "no answer in time"), includeBody: head.method != "HEAD")
             return
         }
         if parser.bufferedCount > 0 || pendingHead != nil {
-            context.logger.info("request timed out", [("peer", connection.peerDescription)])
+            context.logger.info("request timed out", metadata: ["peer": "\(connection.peerDescription)"])
             refuse(HTTPRejection(.requestTimeout, "request not received in time"))
         } else {
             connection.close()   // idle keep-alive connection
@@ -264,12 +265,9 @@ final class HTTPConnection: ConnectionHandler {
     }
 
     private func refuse(_ rejection: HTTPRejection, includeBody: Bool = true) {
-        let fields = [("status", String(rejection.status.rawValue)), ("reason", rejection.reason)]
-        if rejection.status.rawValue >= 500 || rejection.status == .requestTimeout {
-            context.logger.info("request refused", fields)
-        } else {
-            context.logger.debug("request refused", fields)
-        }
+        let level: Logger.Level = rejection.status.rawValue >= 500 || rejection.status == .requestTimeout ? .info : .debug
+        context.logger.log(level: level, "request refused",
+                           metadata: ["status": "\(rejection.status.rawValue)", "reason": "\(rejection.reason)"])
         connection.write(rejection.response.serialized(close: true, includeBody: includeBody))
         connection.close(afterFlush: true)
     }
