@@ -63,6 +63,10 @@ struct CommandLineTests {
         Refusal(arguments: ["serve", "--log-format", "xml"], environment: [:], mentions: ["--log-format"]),
         Refusal(arguments: ["serve", "--response-timeout", "5"], environment: [:], mentions: ["--response-timeout"]),
         Refusal(arguments: ["serve"], environment: ["QV_PUBLISHER_KEY": "long-enough-key-000,short"], mentions: ["--publisher-key"]),
+        // Twins come from the parser's option list: no option is left without one.
+        Refusal(arguments: ["serve"], environment: ["QV_HEAD_TIMEOUT": "5"], mentions: ["--head-timeout", "QV_HEAD_TIMEOUT"]),
+        Refusal(arguments: ["serve"], environment: ["QV_DEFLATE": "maybe"], mentions: ["--deflate"]),
+        Refusal(arguments: ["serve"], environment: ["QV_DEFLATE_SERVER_CONTEXT_TAKEOVER": "2"], mentions: ["QV_DEFLATE_SERVER_CONTEXT_TAKEOVER"]),
     ])
     func refusalsExitTwoAndNameTheFlag(_ c: Refusal) throws {
         let (exit, out, err) = try run(c.arguments, environment: c.environment)

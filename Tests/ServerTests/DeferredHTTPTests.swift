@@ -72,6 +72,24 @@ struct DeferredHTTPTests {
         #expect(replies.map(\.bodyText) == ["first\n", "ok\n", "third\n"])
     }
 
+    @Test func manyPipelinedRequestsBehindAnAnswerAreHeldBoundedAndAllAnswered() throws {
+        let s = try server()
+        defer { s.stop() }
+        let client = try TCPClient(port: s.port)
+        defer { client.close() }
+        // ~150 KiB behind the outstanding answer: past the held bound, so reading pauses and resumes.
+        let count = 4000
+        var burst = rawRequest("/later", ["Host: 127.0.0.1"])
+        for _ in 0..<count { burst += rawRequest("/healthz", ["Host: 127.0.0.1"]) }
+        try client.send(burst)
+        answer(try held.next(), "first")
+        #expect(try client.readHTTPResponse(timeoutMs: 5000).bodyText == "first\n")
+        for i in 0..<count {
+            let reply = try client.readHTTPResponse(timeoutMs: 5000)
+            guard reply.bodyText == "ok\n" else { Issue.record("reply \(i): \(reply)"); return }
+        }
+    }
+
     @Test func clientThatLeavesBeforeTheAnswerIsFreedAndTheLateAnswerDropped() throws {
         let s = try server()
         defer { s.stop() }
