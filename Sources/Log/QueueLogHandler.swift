@@ -35,7 +35,9 @@ public struct QueueLogHandler: LogHandler {
         let ts = LogClock.iso8601Now()
         // Sorted: a dictionary has no order, and lines should compare across runs.
         let pairs = fields.sorted { $0.key < $1.key }.map { key, value -> (String, String) in
-            (key, LogRedaction.isSecretKey(key) ? LogRedaction.mask : LogRedaction.scrub(value.description))
+            // A field named like the line's own keys would make a JSON object with duplicate keys.
+            let name = ["ts", "level", "msg"].contains(key) ? "field_" + key : key
+            return (name, LogRedaction.isSecretKey(key) ? LogRedaction.mask : LogRedaction.scrub(value.description))
         }
         let text = LogRedaction.scrub(message)
         switch format {

@@ -42,13 +42,14 @@ struct LogHandlerTests {
 
     @Test func jsonLinesParse() throws {
         let got = try lines(.json, level: .debug) { log in
-            log.debug("a \"quoted\"\nline", [("k", "v")])
+            log.debug("a \"quoted\"\nline", [("k", "v"), ("msg", "a field, not the message")])
         }
         #expect(got.count == 1)
         let value = try JSONParser().parse(Array(try #require(got.first).utf8))
         #expect(value.objectValue?["level"]?.stringValue == "debug")
         #expect(value.objectValue?["msg"]?.stringValue == "a \"quoted\"\nline")
         #expect(value.objectValue?["k"]?.stringValue == "v")
+        #expect(value.objectValue?["field_msg"]?.stringValue == "a field, not the message")
     }
 
     @Test(arguments: [LogFormat.text, .json])
