@@ -21,6 +21,12 @@ let package = Package(
         .executable(name: "quantumvest", targets: ["quantumvest"]),
         .executable(name: "qv-load", targets: ["qv-load"]),
     ],
+    dependencies: [
+        // `quantumvest serve | import-bars | version`: flags, help and validation.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The logging API; our handler (Sources/Log) keeps the I/O off the event loops.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
     targets: [
         // C: Linux syscalls Swift cannot see or call comfortably (epoll, eventfd, accept4, sendmsg flags).
         .target(name: "CSystem"),
@@ -33,8 +39,8 @@ let package = Package(
 
         // JSON (RFC 8259) parser and writer: no I/O, numbers kept as their source text.
         .target(name: "JSON", swiftSettings: hotPath),
-        // Logging that never blocks an event loop: lines are handed to a writer thread.
-        .target(name: "Log", swiftSettings: strict),
+        // swift-log with a handler that never blocks an event loop: lines go to a writer thread.
+        .target(name: "Log", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         // The event loop: epoll, non-blocking sockets, timers, gathered writes, TLS (OpenSSL on
         // the non-blocking socket). Knows nothing of HTTP.
         .target(name: "Reactor", dependencies: ["CSystem", "COpenSSL", "Log"], swiftSettings: hotPath),
@@ -44,8 +50,14 @@ let package = Package(
         .target(name: "Server", dependencies: ["Reactor", "WebSocketProtocol", "Log"], swiftSettings: hotPath),
         // The realtime gateway: JSON-RPC sessions on /ws, channels, the broker, HTTP publish.
         .target(name: "Gateway", dependencies: ["Server", "Reactor", "WebSocketProtocol", "JSON", "Log"], swiftSettings: hotPath),
-        // `quantumvest serve`: command line, configuration, wiring.
-        .executableTarget(name: "quantumvest", dependencies: ["Gateway", "Server", "Reactor", "Log"], swiftSettings: strict),
+        // The composition root: one configuration in, one running application out (used by
+        // `quantumvest serve` and by the tests).
+        .target(name: "App", dependencies: ["Gateway", "Server", "Reactor", "Log"], swiftSettings: strict),
+        // `quantumvest serve | import-bars | version`: the command line over `App`.
+        .executableTarget(name: "quantumvest", dependencies: [
+            "App", "Gateway", "Server", "Reactor", "Log", "JSON", "WebSocketProtocol",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
 
         // Load generator (C, epoll): echo, connect and (later) fan-out modes.
         .executableTarget(name: "qv-load", dependencies: ["COpenSSL"], path: "loadtest/qvload",
@@ -56,7 +68,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "WebSocketProtocolTests", dependencies: ["WebSocketProtocol"], swiftSettings: strict),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CSystem", "Log"], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Gateway", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL"],
+        .testTarget(name: "ServerTests", dependencies: ["App", "Server", "Gateway", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL"],
                     swiftSettings: strict),
     ]
 )

@@ -10,11 +10,27 @@ public struct HTTPRequest: Sendable {
 public struct Routes: Sendable {
     public struct HTTPRoute: Sendable {
         public var methods: [String]
-        public var handler: @Sendable (HTTPRequest) -> HTTPResponse
+        let answer: Answer
 
+        enum Answer: Sendable {
+            case now(@Sendable (HTTPRequest) -> HTTPResponse)
+            case later(@Sendable (HTTPRequest, HTTPResponder) -> Void)
+        }
+
+        /// Answers at once, on the connection's loop (must not block).
         public init(methods: [String], handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) {
             self.methods = methods
-            self.handler = handler
+            self.answer = .now(handler)
+        }
+
+        /// Answers later: `handler` runs on the connection's loop (must not block) and hands
+        /// the work elsewhere; whoever finishes it calls `responder.respond(_:)` from any
+        /// thread. The connection reads no further request until then (answers keep their
+        /// order); without an answer within `ServerConfiguration.responseTimeout` the client
+        /// gets 504.
+        public init(methods: [String], deferred handler: @escaping @Sendable (HTTPRequest, HTTPResponder) -> Void) {
+            self.methods = methods
+            self.answer = .later(handler)
         }
     }
 
@@ -24,6 +40,8 @@ public struct Routes: Sendable {
 
     public var http: [String: HTTPRoute] = [:]
     public var webSocket: [String: WebSocketRoute] = [:]
+    /// Answers GET/HEAD for paths no route claims (nil: those are 404).
+    public var staticFiles: StaticFiles?
 
     public init() {}
 }

@@ -1,17 +1,16 @@
 import Log
 import Reactor
-import Synchronization
 import WebSocketProtocol
 
-/// What every connection of a server shares: settings, routes, the logger, the drain flag.
+/// What every connection of a server shares: settings, routes, the logger, the drain switch.
 final class ServerContext: Sendable {
     let configuration: ServerConfiguration
     let routes: Routes
     let logger: Logger
     let webSocketSettings: WebSocketSettings
-    let drain: DrainFlag
+    let drain: DrainCoordinator
 
-    init(configuration: ServerConfiguration, routes: Routes, logger: Logger, drain: DrainFlag) {
+    init(configuration: ServerConfiguration, routes: Routes, logger: Logger, drain: DrainCoordinator) {
         self.configuration = configuration
         self.routes = routes
         self.logger = logger
@@ -19,28 +18,20 @@ final class ServerContext: Sendable {
         self.drain = drain
     }
 
-    var isDraining: Bool { drain.isSet }
-}
-
-/// Set once when SIGTERM starts the drain; read by /readyz and by new handshakes.
-public final class DrainFlag: Sendable {
-    private let value = Atomic<Bool>(false)
-    public init() {}
-    public var isSet: Bool { value.load(ordering: .relaxed) }
-    public func set() { value.store(true, ordering: .relaxed) }
+    var isDraining: Bool { drain.isDraining }
 }
 
 /// Why a server could not start.
 public enum ServerStartError: Error, CustomStringConvertible, Sendable {
     case listen(SystemError)
     case tls(TLSError)
-    case configuration(String)
+    case staticFiles(StaticFilesError)
 
     public var description: String {
         switch self {
         case .listen(let e): "cannot listen: \(e)"
         case .tls(let e): "TLS: \(e)"
-        case .configuration(let s): s
+        case .staticFiles(let e): "static files (--static-dir): \(e)"
         }
     }
 }
@@ -50,35 +41,43 @@ public final class Server: Sendable {
     private let context: ServerContext
     private let group: EventLoopGroup
 
-    /// Binds the listeners (port 0 picks a free one); `start` begins serving.
-    public init(configuration: ServerConfiguration, routes: Routes, logger: Logger) throws(ServerStartError) {
+    /// The drain switch this server answers to (`/readyz`, upgrades, keep-alive).
+    public let drain: DrainCoordinator
+
+    /// Binds the listeners (port 0 picks a free one) and loads the static folder if one is
+    /// configured (blocking reads, here on the starting thread); `start` begins serving.
+    public init(configuration: ServerConfiguration, routes: Routes, logger: Logger,
+                drain: DrainCoordinator = DrainCoordinator()) throws(ServerStartError) {
         var tls: TLSContext?
-        switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
-        case (nil, nil):
-            break
-        case (let cert?, let key?):
+        if let files = configuration.tls {
             do {
-                tls = try TLSContext(certificatePath: cert, keyPath: key)
+                tls = try TLSContext(certificatePath: files.certificatePath, keyPath: files.keyPath)
             } catch {
                 throw .tls(error)
             }
-        default:
-            throw .configuration("TLS needs both a certificate (--tls-cert) and a key (--tls-key)")
         }
         var routes = routes
-        let drain = DrainFlag()
+        if let directory = configuration.staticDirectory, routes.staticFiles == nil {
+            do {
+                routes.staticFiles = try StaticFiles.load(directory: directory)
+            } catch {
+                throw .staticFiles(error)
+            }
+        }
         routes.http["/healthz"] = routes.http["/healthz"] ?? Routes.HTTPRoute(methods: ["GET"]) { _ in
             HTTPResponse.text(.ok, "ok")
         }
         if routes.http["/readyz"] == nil {
             routes.http["/readyz"] = Routes.HTTPRoute(methods: ["GET"]) { _ in
-                drain.isSet ? HTTPResponse.text(.serviceUnavailable, "draining") : HTTPResponse.text(.ok, "ready")
+                drain.isDraining ? HTTPResponse.text(.serviceUnavailable, "draining") : HTTPResponse.text(.ok, "ready")
             }
         }
         if configuration.echoEnabled {
             routes.webSocket["/echo"] = { _, _ in .accept { _ in EchoApplication.shared } }
         }
+        self.drain = drain
         let context = ServerContext(configuration: configuration, routes: routes, logger: logger, drain: drain)
+        self.staticFileCount = routes.staticFiles?.count ?? 0
         self.context = context
         do {
             self.group = try EventLoopGroup(host: configuration.host, port: configuration.port, threads: configuration.threads,
@@ -93,6 +92,8 @@ public final class Server: Sendable {
 
     /// Whether the listeners speak TLS.
     public let isTLS: Bool
+    /// Files served from memory.
+    public let staticFileCount: Int
 
     public var host: String { group.host }
     public var port: Int { group.port }
@@ -105,9 +106,10 @@ public final class Server: Sendable {
         group.start()
     }
 
-    /// Graceful stop: refuse new work, close WebSockets with 1001, wait for them (bounded).
+    /// Graceful stop: begins the drain (if nobody has), closes WebSockets with 1001 and waits
+    /// for every connection to go (bounded by `drainTimeout`). Blocks: not on a loop.
     public func shutdown() {
-        context.drain.set()
+        drain.begin()
         group.shutdown(timeout: context.configuration.drainTimeout)
     }
 }

@@ -237,11 +237,11 @@ public final class WebSocketConnection: ConnectionHandler {
         case .closed:
             return
         case .closeSent:
-            settings.logger.debug("close handshake timed out", [("conn", connection.id.description)])
+            settings.logger.debug("close handshake timed out", metadata: ["conn": "\(connection.id)"])
             connection.close()
         case .open:
             if now &- lastActivity >= settings.idleTimeout {
-                settings.logger.debug("idle timeout", [("conn", connection.id.description)])
+                settings.logger.debug("idle timeout", metadata: ["conn": "\(connection.id)"])
                 close(.idleTimeout, reason: "idle timeout")
                 return
             }
@@ -290,8 +290,7 @@ public final class WebSocketConnection: ConnectionHandler {
     }
 
     private func fail(_ code: CloseCode, reason: String) {
-        settings.logger.debug("protocol violation", [("conn", connection.id.description), ("reason", reason),
-                                                      ("close", code.description)])
+        settings.logger.debug("protocol violation", metadata: ["conn": "\(connection.id)", "reason": "\(reason)", "close": "\(code)"])
         if state == .open {
             connection.write(FrameEncoder.closeFrame(code, reason: reason))
             closeCode = code

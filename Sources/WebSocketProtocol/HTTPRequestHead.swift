@@ -89,7 +89,8 @@ public struct HTTPRequestHead: Sendable, Equatable {
         return String(validating: out, as: UTF8.self)
     }
 
-    static func hexValue(_ c: UInt8) -> UInt8? {
+    /// The value of one hex digit (either case); nil for any other byte.
+    public static func hexValue(_ c: UInt8) -> UInt8? {
         switch c {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10

@@ -1,16 +1,3 @@
-/// Why a request was refused: the status to answer with and a short reason for the body/logs.
-public struct HTTPRejection: Error, Equatable, Sendable {
-    public var status: HTTPStatus
-    public var reason: String
-    public var headers: [HTTPRequestHead.Header]
-
-    public init(_ status: HTTPStatus, _ reason: String, headers: [HTTPRequestHead.Header] = []) {
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-    }
-}
-
 /// Incremental HTTP/1.1 request-head parser (picohttpparser's contract, with a bounded buffer).
 ///
 /// Bytes are accumulated until the blank line that ends the head, then the head is parsed in
@@ -23,7 +10,7 @@ public struct HTTPRequestParser: Sendable {
         /// `consumed`: how many bytes of the *last* input belonged to the head; the rest
         /// (a body or the first WebSocket frames) is the caller's.
         case complete(HTTPRequestHead, consumed: Int)
-        case rejected(HTTPRejection)
+        case rejected(HTTPRequestError)
     }
 
     public var maxHeadBytes: Int
@@ -69,11 +56,11 @@ public struct HTTPRequestParser: Sendable {
             if c == 0x0A {
                 // Lines end in CRLF only; a bare LF is how request smuggling starts.
                 guard i > 0, buffer[i - 1] == 0x0D else {
-                    return .rejected(HTTPRejection(.badRequest, "bare LF in request head"))
+                    return .rejected(.malformed("bare LF in request head"))
                 }
                 if i >= 3 && buffer[i - 2] == 0x0A && buffer[i - 3] == 0x0D {
                     let end = i + 1
-                    if end > maxHeadBytes { return .rejected(HTTPRejection(.headersTooLarge, "request head too large")) }
+                    if end > maxHeadBytes { return .rejected(.headTooLarge("request head too large")) }
                     let head = buffer.withUnsafeBytes { HTTPRequestParser.parse(UnsafeRawBufferPointer(rebasing: $0[0..<end]), maxHeaders: maxHeaders) }
                     switch head {
                     case .success(let h): return .complete(h, consumed: skipped + end - before)
@@ -81,30 +68,30 @@ public struct HTTPRequestParser: Sendable {
                     }
                 }
             } else if c == 0x0D, i + 1 < buffer.count, buffer[i + 1] != 0x0A {
-                return .rejected(HTTPRejection(.badRequest, "bare CR in request head"))
+                return .rejected(.malformed("bare CR in request head"))
             }
             i += 1
         }
         // A CR at the very end may still be followed by LF: rescan from it next time.
         scanned = max(0, buffer.count - 1)
-        if buffer.count >= maxHeadBytes { return .rejected(HTTPRejection(.headersTooLarge, "request head too large")) }
+        if buffer.count >= maxHeadBytes { return .rejected(.headTooLarge("request head too large")) }
         return .needMore
     }
 
     // MARK: One-pass parse of a complete head (ends with CRLFCRLF)
 
-    static func parse(_ b: UnsafeRawBufferPointer, maxHeaders: Int) -> Swift.Result<HTTPRequestHead, HTTPRejection> {
+    static func parse(_ b: UnsafeRawBufferPointer, maxHeaders: Int) -> Swift.Result<HTTPRequestHead, HTTPRequestError> {
         var i = 0
         let n = b.count
         // Request line: method SP target SP HTTP/1.x CRLF
         let methodStart = i
         while i < n && isTokenChar(b[i]) { i += 1 }
-        guard i > methodStart, i < n, b[i] == 0x20 else { return .failure(HTTPRejection(.badRequest, "malformed request line")) }
+        guard i > methodStart, i < n, b[i] == 0x20 else { return .failure(.malformed("malformed request line")) }
         let method = String(decoding: UnsafeRawBufferPointer(rebasing: b[methodStart..<i]), as: UTF8.self)
         i += 1
         let targetStart = i
         while i < n && b[i] > 0x20 && b[i] < 0x7F { i += 1 }
-        guard i > targetStart, i < n, b[i] == 0x20 else { return .failure(HTTPRejection(.badRequest, "malformed request target")) }
+        guard i > targetStart, i < n, b[i] == 0x20 else { return .failure(.malformed("malformed request target")) }
         let target = String(decoding: UnsafeRawBufferPointer(rebasing: b[targetStart..<i]), as: UTF8.self)
         i += 1
         // HTTP-version = "HTTP/" DIGIT "." DIGIT
@@ -113,25 +100,25 @@ public struct HTTPRequestParser: Sendable {
               b[i + 3] == UInt8(ascii: "P"), b[i + 4] == UInt8(ascii: "/"),
               isDigit(b[i + 5]), b[i + 6] == UInt8(ascii: "."), isDigit(b[i + 7]),
               b[i + 8] == 0x0D, b[i + 9] == 0x0A
-        else { return .failure(HTTPRejection(.badRequest, "malformed HTTP version")) }
+        else { return .failure(.malformed("malformed HTTP version")) }
         guard b[i + 5] == UInt8(ascii: "1") else {
-            return .failure(HTTPRejection(.versionNotSupported, "only HTTP/1.1 is supported"))
+            return .failure(.versionNotSupported)
         }
         let minor = Int(b[i + 7] - UInt8(ascii: "0"))
-        guard minor <= 1 else { return .failure(HTTPRejection(.versionNotSupported, "only HTTP/1.1 is supported")) }
+        guard minor <= 1 else { return .failure(.versionNotSupported) }
         i += 10
         guard target.utf8.first == UInt8(ascii: "/") else {
-            return .failure(HTTPRejection(.badRequest, "request target must be origin-form"))
+            return .failure(.malformed("request target must be origin-form"))
         }
 
         var headers: [HTTPRequestHead.Header] = []
         while i < n {
             if b[i] == 0x0D { break }   // the blank line
-            if b[i] == 0x20 || b[i] == 0x09 { return .failure(HTTPRejection(.badRequest, "obsolete line folding")) }
+            if b[i] == 0x20 || b[i] == 0x09 { return .failure(.malformed("obsolete line folding")) }
             let nameStart = i
             while i < n && isTokenChar(b[i]) { i += 1 }
             guard i > nameStart, i < n, b[i] == UInt8(ascii: ":") else {
-                return .failure(HTTPRejection(.badRequest, "malformed header name"))
+                return .failure(.malformed("malformed header name"))
             }
             let name = String(decoding: UnsafeRawBufferPointer(rebasing: b[nameStart..<i]), as: UTF8.self).lowercased()
             i += 1
@@ -141,7 +128,7 @@ public struct HTTPRequestParser: Sendable {
                 let c = b[i]
                 // field-vchar, SP, HTAB, obs-text; no other control bytes (NUL, DEL, …)
                 guard c == 0x09 || (c >= 0x20 && c != 0x7F) else {
-                    return .failure(HTTPRejection(.badRequest, "control character in header value"))
+                    return .failure(.malformed("control character in header value"))
                 }
                 i += 1
             }
@@ -150,7 +137,7 @@ public struct HTTPRequestParser: Sendable {
             let value = String(decoding: UnsafeRawBufferPointer(rebasing: b[valueStart..<valueEnd]), as: UTF8.self)
             i += 2   // CRLF (the scanner guaranteed CR is followed by LF)
             headers.append(.init(name: name, value: value))
-            if headers.count > maxHeaders { return .failure(HTTPRejection(.headersTooLarge, "too many header fields")) }
+            if headers.count > maxHeaders { return .failure(.headTooLarge("too many header fields")) }
         }
         let head = HTTPRequestHead(method: method, target: target, versionMinor: minor, headers: headers)
         if let problem = framingProblem(head) { return .failure(problem) }
@@ -158,18 +145,18 @@ public struct HTTPRequestParser: Sendable {
     }
 
     /// Message-framing rules shared by every route.
-    static func framingProblem(_ head: HTTPRequestHead) -> HTTPRejection? {
+    static func framingProblem(_ head: HTTPRequestHead) -> HTTPRequestError? {
         let hosts = head.values("host")
-        if hosts.count > 1 { return HTTPRejection(.badRequest, "duplicate Host header") }
-        if head.versionMinor == 1 && hosts.isEmpty { return HTTPRejection(.badRequest, "missing Host header") }
+        if hosts.count > 1 { return .malformed("duplicate Host header") }
+        if head.versionMinor == 1 && hosts.isEmpty { return .malformed("missing Host header") }
         if !head.values("transfer-encoding").isEmpty {
-            return HTTPRejection(.badRequest, "Transfer-Encoding is not accepted")
+            return .malformed("Transfer-Encoding is not accepted")
         }
         let lengths = head.values("content-length")
-        if lengths.count > 1 { return HTTPRejection(.badRequest, "duplicate Content-Length header") }
+        if lengths.count > 1 { return .malformed("duplicate Content-Length header") }
         if let l = lengths.first {
             guard !l.isEmpty, l.utf8.count <= 18, l.utf8.allSatisfy(isDigit) else {
-                return HTTPRejection(.badRequest, "invalid Content-Length")
+                return .malformed("invalid Content-Length")
             }
         }
         return nil

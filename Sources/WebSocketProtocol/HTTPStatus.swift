@@ -5,6 +5,7 @@ public struct HTTPStatus: RawRepresentable, Hashable, Sendable {
 
     public static let switchingProtocols = HTTPStatus(rawValue: 101)
     public static let ok = HTTPStatus(rawValue: 200)
+    public static let notModified = HTTPStatus(rawValue: 304)
     public static let badRequest = HTTPStatus(rawValue: 400)
     public static let unauthorized = HTTPStatus(rawValue: 401)
     public static let forbidden = HTTPStatus(rawValue: 403)
@@ -17,12 +18,14 @@ public struct HTTPStatus: RawRepresentable, Hashable, Sendable {
     public static let headersTooLarge = HTTPStatus(rawValue: 431)
     public static let internalServerError = HTTPStatus(rawValue: 500)
     public static let serviceUnavailable = HTTPStatus(rawValue: 503)
+    public static let gatewayTimeout = HTTPStatus(rawValue: 504)
     public static let versionNotSupported = HTTPStatus(rawValue: 505)
 
     public var reasonPhrase: String {
         switch rawValue {
         case 101: "Switching Protocols"
         case 200: "OK"
+        case 304: "Not Modified"
         case 400: "Bad Request"
         case 401: "Unauthorized"
         case 403: "Forbidden"
@@ -35,40 +38,9 @@ public struct HTTPStatus: RawRepresentable, Hashable, Sendable {
         case 431: "Request Header Fields Too Large"
         case 500: "Internal Server Error"
         case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
         case 505: "HTTP Version Not Supported"
         default: "Status"
         }
-    }
-}
-
-/// A response, serialised in one piece.
-public struct HTTPResponse: Sendable {
-    public var status: HTTPStatus
-    public var headers: [(String, String)]
-    public var body: [UInt8]
-
-    public init(status: HTTPStatus, headers: [(String, String)] = [], body: [UInt8] = []) {
-        self.status = status
-        self.headers = headers
-        self.body = body
-    }
-
-    /// A plain-text response (errors say what was wrong, briefly).
-    public static func text(_ status: HTTPStatus, _ text: String, headers: [(String, String)] = []) -> HTTPResponse {
-        HTTPResponse(status: status, headers: [("Content-Type", "text/plain; charset=utf-8")] + headers,
-                     body: Array((text + "\n").utf8))
-    }
-
-    /// Wire bytes. `close` adds `Connection: close`; Content-Length is always set (except 101).
-    /// Without `includeBody` (a HEAD answer) the length is still the body's.
-    public func serialized(close: Bool, includeBody: Bool = true) -> [UInt8] {
-        var head = "HTTP/1.1 \(status.rawValue) \(status.reasonPhrase)\r\n"
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        if status != .switchingProtocols {
-            head += "Content-Length: \(body.count)\r\n"
-            if close { head += "Connection: close\r\n" }
-        }
-        head += "\r\n"
-        return includeBody ? Array(head.utf8) + body : Array(head.utf8)
     }
 }

@@ -20,33 +20,32 @@ public enum UpgradeHandshake {
     }
 
     /// Checks an upgrade request; the rejection carries the status to answer.
-    public static func validate(_ head: HTTPRequestHead) -> Result<UpgradeRequest, HTTPRejection> {
+    public static func validate(_ head: HTTPRequestHead) -> Result<UpgradeRequest, HTTPRequestError> {
         guard head.method == "GET" else {
-            return .failure(HTTPRejection(.methodNotAllowed, "WebSocket upgrade requires GET", headers: [.init(name: "Allow", value: "GET")]))
+            return .failure(.upgradeNeedsGET)
         }
-        guard head.versionMinor == 1 else { return .failure(HTTPRejection(.badRequest, "WebSocket upgrade requires HTTP/1.1")) }
+        guard head.versionMinor == 1 else { return .failure(.malformed("WebSocket upgrade requires HTTP/1.1")) }
         let upgrades = head.values("upgrade")
         guard upgrades.count == 1, HTTPRequestHead.trim(upgrades[0][...]).lowercased() == "websocket" else {
-            return .failure(HTTPRejection(.badRequest, "Upgrade must be exactly 'websocket'"))
+            return .failure(.malformed("Upgrade must be exactly 'websocket'"))
         }
         guard head.tokens("connection").contains("upgrade") else {
-            return .failure(HTTPRejection(.badRequest, "Connection header must contain 'upgrade'"))
+            return .failure(.malformed("Connection header must contain 'upgrade'"))
         }
         if head.contentLength > 0 {
-            return .failure(HTTPRejection(.badRequest, "a WebSocket upgrade must not have a body"))
+            return .failure(.malformed("a WebSocket upgrade must not have a body"))
         }
         let versions = head.values("sec-websocket-version")
         guard versions.count == 1, versions[0] == "13" else {
-            if versions.isEmpty { return .failure(HTTPRejection(.badRequest, "missing Sec-WebSocket-Version")) }
-            return .failure(HTTPRejection(.upgradeRequired, "unsupported WebSocket version",
-                                          headers: [.init(name: "Sec-WebSocket-Version", value: "13")]))
+            if versions.isEmpty { return .failure(.malformed("missing Sec-WebSocket-Version")) }
+            return .failure(.unsupportedWebSocketVersion)
         }
         let keys = head.values("sec-websocket-key")
         guard keys.count == 1, let decoded = Base64.decode(keys[0]), decoded.count == 16 else {
-            return .failure(HTTPRejection(.badRequest, "Sec-WebSocket-Key must be base64 of 16 bytes"))
+            return .failure(.malformed("Sec-WebSocket-Key must be base64 of 16 bytes"))
         }
         let origins = head.values("origin")
-        guard origins.count <= 1 else { return .failure(HTTPRejection(.badRequest, "duplicate Origin header")) }
+        guard origins.count <= 1 else { return .failure(.malformed("duplicate Origin header")) }
         return .success(UpgradeRequest(key: keys[0], protocols: head.caseSensitiveTokens("sec-websocket-protocol"),
                                        extensions: head.values("sec-websocket-extensions"), origin: origins.first))
     }
@@ -64,8 +63,8 @@ public enum UpgradeHandshake {
         return Base64.encode(digest)
     }
 
-    /// The 101 response. `subprotocol` and `extensions` are echoed when chosen.
-    public static func response(for request: UpgradeRequest, subprotocol: String?, extensions: String? = nil) -> HTTPResponse {
+    /// The 101 response's headers. `subprotocol` and `extensions` are echoed when chosen.
+    public static func responseHeaders(for request: UpgradeRequest, subprotocol: String?, extensions: String? = nil) -> [(String, String)] {
         var headers: [(String, String)] = [
             ("Upgrade", "websocket"),
             ("Connection", "Upgrade"),
@@ -73,6 +72,6 @@ public enum UpgradeHandshake {
         ]
         if let subprotocol { headers.append(("Sec-WebSocket-Protocol", subprotocol)) }
         if let extensions { headers.append(("Sec-WebSocket-Extensions", extensions)) }
-        return HTTPResponse(status: .switchingProtocols, headers: headers)
+        return headers
     }
 }

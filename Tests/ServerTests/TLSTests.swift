@@ -55,8 +55,7 @@ struct TLSTests {
         cert = try #require(TestCertificate.shared, "could not make a test certificate")
         let c = cert
         server = try TestServer {
-            $0.tlsCertificatePath = c.certPath
-            $0.tlsKeyPath = c.keyPath
+            $0.tls = TLSFiles(certificatePath: c.certPath, keyPath: c.keyPath)
             $0.headTimeout = 1000
         }
         context = try #require(clientContext(trusting: c))
@@ -163,8 +162,7 @@ struct TLSConfigurationTests {
         let b = try TestCertificate.make()
         var cfg = ServerConfiguration()
         cfg.port = 0
-        cfg.tlsCertificatePath = a.certPath
-        cfg.tlsKeyPath = b.keyPath
+        cfg.tls = TLSFiles(certificatePath: a.certPath, keyPath: b.keyPath)
         #expect(throws: ServerStartError.self) { try Server(configuration: cfg, routes: Routes(), logger: testLogger) }
     }
 }

@@ -21,7 +21,7 @@ enum HeadOutcome: Equatable, Sendable, CustomStringConvertible {
 struct ParserRun: Equatable {
     var outcome: HeadOutcome
     var head: HTTPRequestHead?
-    var rejection: HTTPRejection?
+    var rejection: HTTPRequestError?
     var headBytes: Int?
 }
 
@@ -238,11 +238,5 @@ struct HTTPRequestParserTests {
             parser.reset()
             #expect(parser.bufferedCount == 0)
         }
-    }
-
-    @Test func responseSerialization() {
-        let r = HTTPResponse.text(.badRequest, "nope").serialized(close: true)
-        #expect(String(decoding: r, as: UTF8.self)
-                == "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 5\r\nConnection: close\r\n\r\nnope\n")
     }
 }

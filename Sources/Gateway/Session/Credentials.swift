@@ -1,3 +1,4 @@
+import Server
 import WebSocketProtocol
 
 /// Handshake checks for /ws: who the client is (a bearer credential in the header or the

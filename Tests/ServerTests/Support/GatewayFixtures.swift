@@ -1,5 +1,6 @@
 // The gateway on an in-process server (real sockets, two event loops), and a JSON-RPC client
 // that keeps server-initiated events apart from answers.
+import App
 import Gateway
 import JSON
 import Reactor
@@ -7,39 +8,31 @@ import Server
 
 let testPublisherKey = "test-publisher-key-0123456789"
 
-/// A started gateway: `Server` + `Gateway` wired like `quantumvest serve` does.
+/// A started gateway: the `Application` that `quantumvest serve` runs, on port 0 with short timeouts.
 final class TestGateway: Sendable {
-    let server: Server
-    let gateway: Gateway
+    let application: Application
 
     init(threads: Int = 2, _ adjust: (inout GatewayConfiguration) -> Void = { _ in },
          server adjustServer: (inout ServerConfiguration) -> Void = { _ in },
          modules: (inout MethodRegistry, Broker) -> Void = { _, _ in }) throws {
-        var g = GatewayConfiguration()
-        g.publisherKeys = [testPublisherKey]
-        adjust(&g)
-        var cfg = ServerConfiguration()
-        cfg.port = 0
-        cfg.threads = threads
-        cfg.headTimeout = 2000
-        cfg.closeTimeout = 500
-        cfg.drainTimeout = 1000
-        adjustServer(&cfg)
-        let gateway = Gateway(configuration: g, loops: threads, logger: testLogger, modules: modules)
-        var routes = Routes()
-        gateway.install(into: &routes)
-        server = try Server(configuration: cfg, routes: routes, logger: testLogger)
-        gateway.attach(server.loops)
-        self.gateway = gateway
-        server.start()
+        var c = AppConfiguration()
+        c.gateway.publisherKeys = [testPublisherKey]
+        adjust(&c.gateway)
+        c.server.port = 0
+        c.server.threads = threads
+        c.server.headTimeout = 2000
+        c.server.closeTimeout = 500
+        c.server.drainTimeout = 1000
+        adjustServer(&c.server)
+        application = try Application(configuration: c, logger: testLogger, modules: modules)
+        application.start()
     }
 
-    var port: Int { server.port }
+    var server: Server { application.server }
+    var gateway: Gateway { application.gateway }
+    var port: Int { application.port }
 
-    func stop() {
-        gateway.beginDrain()
-        server.shutdown()
-    }
+    func stop() { application.stop() }
 
     /// A /ws client; `publisher` presents the publisher key.
     func client(publisher: Bool = false, headers: [String] = [], receiveBuffer: Int32? = nil) throws -> RPCClient {

@@ -1,0 +1,33 @@
+import Gateway
+import Log
+import Server
+
+/// Everything `quantumvest serve` can be told, one settings value per module, each with that
+/// module's defaults (`ServerConfiguration`, `GatewayConfiguration` and its `broker`,
+/// `LoopConfiguration` under `server.loop`). The command line and the tests fill this in;
+/// `Application` is built from it.
+public struct AppConfiguration: Sendable {
+    public var server = ServerConfiguration()
+    public var gateway = GatewayConfiguration()
+    public var log = LogConfiguration()
+    /// Directory of the SQLite store (arrives with the store issue).
+    public var dataDirectory = "./data"
+    /// HMAC secret for access tokens, or a file holding it (arrive with the auth issue).
+    public var jwtSecret: String?
+    public var jwtSecretFile: String?
+
+    public init() {}
+}
+
+/// `--log-level`, `--log-format`.
+public struct LogConfiguration: Sendable {
+    public var level: LogLevel = .info
+    public var format: LogFormat = .text
+
+    public init() {}
+
+    /// A logger on our non-blocking handler (stderr).
+    public func makeLogger() -> Logger {
+        Logger(level: level, format: format)
+    }
+}

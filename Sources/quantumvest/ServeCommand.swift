@@ -1,0 +1,202 @@
+import App
+import ArgumentParser
+import Gateway
+import Log
+import Reactor
+import Server
+import WebSocketProtocol
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `quantumvest serve`. Each option's default is read from the module that owns the setting,
+/// so help and behaviour cannot disagree; every option also has a `QV_` environment twin
+/// (`EnvironmentTwins`).
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Start the realtime gateway.",
+        discussion: """
+            Every option can also be set through its environment twin: --max-message ↔ QV_MAX_MESSAGE \
+            (repeatable options comma-separated, flags as 1/0). The command line wins over the \
+            environment, which wins over the defaults. Prints 'listening on HOST:PORT' when ready; \
+            SIGTERM drains and exits 0.
+            """)
+
+    // Defaults, read once from the modules.
+    private static let server = ServerConfiguration()
+    private static let gateway = GatewayConfiguration()
+    private static let app = AppConfiguration()
+
+    @Option(help: "Address to listen on.")
+    var host = server.host
+    @Option(help: "TCP port (0 picks a free one).")
+    var port = server.port
+    @Option(help: "Event loops, one per core by default.")
+    var threads = server.threads
+    @Flag(help: "Serve /echo (conformance tests and benchmarks).")
+    var echo = false
+    @Option(help: ArgumentHelp("Largest WebSocket message.", valueName: "bytes"))
+    var maxMessage = server.maxMessageSize
+
+    @Option(help: ArgumentHelp("Directory of the SQLite store.", valueName: "path"))
+    var dataDir = app.dataDirectory
+    @Option(help: ArgumentHelp("PostgreSQL instead of SQLite (not available yet).", valueName: "url"))
+    var postgres: String?
+    @Option(help: ArgumentHelp("Redis server for replicas (repeatable; not available yet).", valueName: "url"))
+    var redis: [String] = []
+    @Option(help: ArgumentHelp("A key that grants the publisher role (repeatable, 16+ characters).", valueName: "key"))
+    var publisherKey: [String] = []
+    @Option(help: ArgumentHelp("HMAC secret for access tokens.", valueName: "secret"))
+    var jwtSecret: String?
+    @Option(help: ArgumentHelp("File holding the JWT secret.", valueName: "path"))
+    var jwtSecretFile: String?
+    @Option(help: ArgumentHelp("Browser origin allowed on /ws besides our own (repeatable; * for any).", valueName: "origin"))
+    var allowedOrigin: [String] = []
+
+    @Option(help: ArgumentHelp("Events kept per channel for recovery.", valueName: "count"))
+    var historySize = gateway.broker.historySize
+    @Option(help: ArgumentHelp("Seconds an event stays replayable.", valueName: "seconds"))
+    var historyTtl = Int(gateway.broker.historyTTL / 1000)
+    @Option(help: ArgumentHelp("Bytes all channels' histories may hold together.", valueName: "bytes"))
+    var historyMemory = gateway.broker.historyBytes
+
+    @Option(help: ArgumentHelp("PEM certificate chain (turns on TLS; needs --tls-key).", valueName: "path"))
+    var tlsCert: String?
+    @Option(help: ArgumentHelp("PEM private key.", valueName: "path"))
+    var tlsKey: String?
+    @Option(help: ArgumentHelp("Folder served from memory for paths no endpoint claims (read once at start).", valueName: "path"))
+    var staticDir: String?
+    @Flag(help: "Run the built-in simulated market feed (not available yet).")
+    var demo = false
+
+    @Option(help: ArgumentHelp("permessage-deflate: on or off.", valueName: "on|off"))
+    var deflate: Switch = server.deflate.enabled ? .on : .off
+    @Option(help: ArgumentHelp("Messages shorter than this go out uncompressed.", valueName: "bytes"))
+    var deflateMinSize = server.deflate.minMessageSize
+    @Option(help: ArgumentHelp("Largest window we compress with (9-15).", valueName: "bits"))
+    var deflateWindowBits = server.deflate.serverMaxWindowBits
+    @Flag(help: "Keep our compression context between messages (costs ~300 KiB per connection).")
+    var deflateServerContextTakeover = false
+    @Flag(help: "Let clients keep theirs (costs a ~40 KiB inflater per connection).")
+    var deflateClientContextTakeover = false
+
+    @Option(help: "Lowest level logged.")
+    var logLevel = AppConfiguration().log.level
+    @Option(help: "Log line format.")
+    var logFormat = AppConfiguration().log.format
+
+    @Option(help: ArgumentHelp("Milliseconds for a request head to arrive.", valueName: "ms"))
+    var headTimeout = Int(server.headTimeout)
+    @Option(help: ArgumentHelp("Milliseconds an HTTP endpoint may take to answer (then 504).", valueName: "ms"))
+    var responseTimeout = Int(server.responseTimeout)
+    @Option(help: ArgumentHelp("Milliseconds between WebSocket pings.", valueName: "ms"))
+    var pingInterval = Int(server.pingInterval)
+    @Option(help: ArgumentHelp("Milliseconds of silence before close 4000.", valueName: "ms"))
+    var idleTimeout = Int(server.idleTimeout)
+    @Option(help: ArgumentHelp("Milliseconds to wait for the peer's close frame.", valueName: "ms"))
+    var closeTimeout = Int(server.closeTimeout)
+    @Option(help: ArgumentHelp("Milliseconds SIGTERM waits for connections to close.", valueName: "ms"))
+    var drainTimeout = Int(server.drainTimeout)
+
+    enum Switch: String, ExpressibleByArgument, CaseIterable {
+        case on, off
+    }
+
+    func validate() throws {
+        _ = try makeConfiguration()
+    }
+
+    /// The configuration these options describe; the error names the flag.
+    func makeConfiguration() throws(ValidationError) -> AppConfiguration {
+        func check<T: Comparable>(_ value: T, _ range: ClosedRange<T>, _ flag: String) throws(ValidationError) -> T {
+            guard range.contains(value) else {
+                throw ValidationError("\(flag) must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
+            }
+            return value
+        }
+        func millis(_ value: Int, _ range: ClosedRange<Int>, _ flag: String) throws(ValidationError) -> Millis {
+            Millis(try check(value, range, flag))
+        }
+        // Features that later issues bring: refused rather than silently served without.
+        if postgres != nil { throw ValidationError("--postgres is not available yet (arrives with the store issue)") }
+        if !redis.isEmpty { throw ValidationError("--redis is not available yet (arrives with the replicas issue)") }
+        if demo { throw ValidationError("--demo is not available yet (arrives with the demo feed issue)") }
+        if jwtSecret != nil && jwtSecretFile != nil { throw ValidationError("give --jwt-secret or --jwt-secret-file, not both") }
+        // Never echo a key: only its position.
+        if let i = publisherKey.firstIndex(where: { $0.utf8.count < 16 }) {
+            throw ValidationError("--publisher-key: keys must be at least 16 characters (key \(i + 1) is shorter)")
+        }
+
+        var c = AppConfiguration()
+        c.server.host = host
+        c.server.port = try check(port, 0...65535, "--port")
+        c.server.threads = try check(threads, 1...256, "--threads")
+        c.server.echoEnabled = echo
+        c.server.maxMessageSize = try check(maxMessage, 1...(1 << 30), "--max-message")
+        c.server.headTimeout = try millis(headTimeout, 100...600_000, "--head-timeout")
+        c.server.responseTimeout = try millis(responseTimeout, 100...600_000, "--response-timeout")
+        c.server.pingInterval = try millis(pingInterval, 100...3_600_000, "--ping-interval")
+        c.server.idleTimeout = try millis(idleTimeout, 100...3_600_000, "--idle-timeout")
+        c.server.closeTimeout = try millis(closeTimeout, 100...600_000, "--close-timeout")
+        c.server.drainTimeout = try millis(drainTimeout, 0...600_000, "--drain-timeout")
+        c.server.deflate.enabled = deflate == .on
+        c.server.deflate.minMessageSize = try check(deflateMinSize, 0...(1 << 30), "--deflate-min-size")
+        c.server.deflate.serverMaxWindowBits = try check(deflateWindowBits, 9...15, "--deflate-window-bits")
+        if deflateServerContextTakeover { c.server.deflate.serverNoContextTakeover = false }
+        if deflateClientContextTakeover { c.server.deflate.clientNoContextTakeover = false }
+        do {
+            c.server.tls = try TLSFiles.pair(certificate: tlsCert, key: tlsKey)
+        } catch {
+            throw ValidationError(error.message)
+        }
+        c.server.staticDirectory = staticDir
+        c.gateway.publisherKeys = publisherKey
+        c.gateway.allowedOrigins = allowedOrigin
+        c.gateway.broker.historySize = try check(historySize, 0...1_000_000, "--history-size")
+        c.gateway.broker.historyTTL = Millis(try check(historyTtl, 1...86_400, "--history-ttl")) * 1000
+        c.gateway.broker.historyBytes = try check(historyMemory, (1 << 20)...(1 << 40), "--history-memory")
+        c.dataDirectory = dataDir
+        c.jwtSecret = jwtSecret
+        c.jwtSecretFile = jwtSecretFile
+        c.log.level = logLevel
+        c.log.format = logFormat
+        return c
+    }
+
+    func run() throws {
+        let configuration = try makeConfiguration()
+        let logger = configuration.log.makeLogger()
+        let fdLimit = Reactor.Process.raiseFileDescriptorLimit()
+        let app: Application
+        do {
+            app = try Application(configuration: configuration, logger: logger)
+        } catch {
+            let s = configuration.server
+            logger.error("cannot start", metadata: ["host": "\(s.host)", "port": "\(s.port)", "error": "\(error)"])
+            logger.flush()
+            writeFully("quantumvest: cannot start on \(s.host):\(s.port): \(error)\n", to: 2)
+            throw ExitCode(1)
+        }
+        app.start()
+        logger.info("listening", metadata: [
+            "host": "\(app.host)", "port": "\(app.port)", "tls": "\(app.isTLS)", "threads": "\(configuration.server.threads)",
+            "echo": "\(configuration.server.echoEnabled)", "max_message": "\(configuration.server.maxMessageSize)",
+            "static_files": "\(app.server.staticFileCount)", "fd_limit": "\(fdLimit)",
+        ])
+        writeFully("listening on \(app.host):\(app.port)\n", to: 1)
+
+        let signal = Reactor.Process.waitForTermination()
+        logger.notice("draining", metadata: ["signal": signal == SIGINT ? "SIGINT" : "SIGTERM"])
+        app.stop()
+        logger.notice("stopped")
+        logger.flush()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+}
+
+extension LogFormat: ExpressibleByArgument {}
