@@ -157,9 +157,32 @@ struct BrokerTests {
         _ = try grant(b, a, since: nil, now: 1)
         _ = try grant(b, try #require(ChannelName("prices:B")), since: nil, now: 1)
         #expect(throws: Broker.SubscribeError.tooManyChannels) { _ = try grant(b, c, since: nil, now: 1) }
-        b.detach([a], hub: 0)   // never published, no subscriber left: forgotten
+        b.detach([a], hub: 0, now: 1)   // never published, no subscriber left: kept for its retention
+        #expect(b.channelCount == 2)
+        b.trimExpiredHistory(now: 1 + s.historyTTL)
+        #expect(b.channelCount == 2)
+        b.trimExpiredHistory(now: 2 + s.historyTTL)   // quiet for longer than the history age: forgotten
         #expect(b.channelCount == 1)
         _ = try grant(b, c, since: nil, now: 1)
+    }
+
+    @Test func aQuietChannelKeepsItsEpochForItsRetention() throws {
+        let b = broker(ttl: 1000)
+        let ch = try #require(ChannelName("prices:Q")), mine = try #require(ChannelName("portfolio:p1"))
+        let epoch = try grant(b, ch, since: nil, now: 10).epoch
+        let portfolioEpoch = try grant(b, mine, since: nil, now: 10).epoch
+        b.detach([ch, mine], hub: 0, now: 10)
+        b.trimExpiredHistory(now: 900)
+        _ = try publish(b, 3, at: 950, channel: "prices:Q")
+        let back = try grant(b, ch, since: StreamPosition(epoch: epoch, seq: 0), now: 960)
+        #expect(back.recovered == true && back.epoch == epoch && back.replay.map(\.seq) == [1, 2, 3])
+        // A published channel is kept for good; a quiet portfolio channel for a day.
+        b.trimExpiredHistory(now: 100_000)
+        #expect(b.channelCount == 2)
+        #expect(try grant(b, mine, since: StreamPosition(epoch: portfolioEpoch, seq: 0), now: 100_000).recovered == true)
+        b.detach([mine], hub: 0, now: 100_000)
+        b.trimExpiredHistory(now: 100_000 + 86_400_000 + 1)
+        #expect(b.channelCount == 1)
     }
 
     @Test func channelLimit() throws {

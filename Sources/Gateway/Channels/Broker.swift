@@ -13,8 +13,11 @@ public final class Broker: Sendable {
     public struct Settings: Sendable {
         /// Events kept per channel for `since` recovery.
         public var historySize = 1_000
-        /// Events older than this (ms) are not replayed.
+        /// Events older than this (ms) are not replayed. A channel that never had an event is
+        /// kept this long after its last subscriber left, so the epoch it answered stays valid.
         public var historyTTL: Millis = 300_000
+        /// The same for `portfolio:` channels: a phone away for hours still recovers.
+        public var portfolioHistoryTTL: Millis = 86_400_000
         /// Channels the broker holds at most (a publisher cannot grow memory without bound).
         public var maxChannels = 50_000
         /// Memory all histories together may hold (estimated, see `Event.footprint`): count
@@ -63,6 +66,7 @@ public final class Broker: Sendable {
             for (i, item) in items.enumerated() {
                 let record = table.channels[item.channel.name] ?? makeRecord(item.channel, in: &table.channels)
                 record.seq += 1
+                record.quietSince = nil
                 // Callers read the clock at different moments (each loop caches its own): keep a
                 // channel's publication times in order, so age checks never see one go backwards.
                 record.lastPublishedAt = max(record.lastPublishedAt, now)
@@ -95,7 +99,8 @@ public final class Broker: Sendable {
     }
 
     private func makeRecord(_ channel: ChannelName, in channels: inout [String: ChannelRecord]) -> ChannelRecord {
-        let r = ChannelRecord(epoch: Broker.newEpoch(), hubs: hubs.count)
+        let ttl = channel.kind == .portfolio ? settings.portfolioHistoryTTL : settings.historyTTL
+        let r = ChannelRecord(epoch: Broker.newEpoch(), hubs: hubs.count, ttl: ttl)
         channels[channel.name] = r
         return r
     }
@@ -133,7 +138,8 @@ public final class Broker: Sendable {
                 record = makeRecord(channel, in: &table.channels)
             }
             record.subscribersPerHub[hub] += 1
-            let ttl = settings.historyTTL
+            record.quietSince = nil
+            let ttl = record.ttl
             var recovered: Bool?
             var replay: [Event] = []
             if let since {
@@ -153,16 +159,23 @@ public final class Broker: Sendable {
         state.withLock { table in table.channels[channel.name].map { StreamPosition(epoch: $0.epoch, seq: $0.seq) } }
     }
 
-    /// Undoes `subscribe`. A channel nobody subscribes to and that never had an event is forgotten.
-    func detach(_ channels: [ChannelName], hub: Int) {
+    /// Undoes `subscribe`. A channel nobody subscribes to and that never had an event starts
+    /// its quiet time: `trimExpiredHistory` forgets it after its retention (the epoch handed out
+    /// must stay valid that long, contract §2), until then it counts toward `maxChannels`.
+    func detach(_ channels: [ChannelName], hub: Int, now: Millis) {
         guard !channels.isEmpty else { return }
         state.withLock { table in
             for channel in channels {
                 guard let r = table.channels[channel.name] else { continue }
                 r.subscribersPerHub[hub] -= 1
-                if r.seq == 0 && r.subscribersPerHub.allSatisfy({ $0 == 0 }) { table.channels[channel.name] = nil }
+                if r.seq == 0 && r.subscriberCount == 0 { r.quietSince = now }
             }
         }
+    }
+
+    /// Subscribers of a channel on all loops (metrics, tests).
+    public func subscriberCount(_ channel: ChannelName) -> Int {
+        state.withLock { $0.channels[channel.name]?.subscriberCount ?? 0 }
     }
 
     /// The newest event of a channel (whatever its age), for `prices.latest` and snapshots.
@@ -175,15 +188,24 @@ public final class Broker: Sendable {
     }
 
     /// Drops expired history from every channel, so a channel that stopped publishing does not
-    /// hold its last `historySize` events forever (its latest event stays, for `*.latest`).
+    /// hold its last `historySize` events forever (its latest event stays, for `*.latest`), and
+    /// forgets channels that never had an event once they have been quiet for their retention.
     /// Called every few seconds by one loop's hub; O(channels) under the lock.
     public func trimExpiredHistory(now: Millis) {
         state.withLock { table in
             var freed = 0
-            for r in table.channels.values { freed += r.trimExpired(now: now, ttl: settings.historyTTL) }
+            var forget: [String] = []
+            for (name, r) in table.channels {
+                freed += r.trimExpired(now: now, ttl: r.ttl)
+                if let quiet = r.quietSince, now &- quiet > r.ttl { forget.append(name) }
+            }
+            for name in forget { table.channels[name] = nil }
             table.historyBytes -= freed
         }
     }
+
+    /// How often the hub calls `trimExpiredHistory`: a short history age (tests) trims sooner.
+    var trimInterval: Millis { min(10_000, max(50, settings.historyTTL / 2)) }
 
     /// Channels held (metrics, tests).
     public var channelCount: Int { state.withLock { $0.channels.count } }
@@ -211,8 +233,12 @@ public final class Broker: Sendable {
 /// One channel's state. Only touched under the broker's lock.
 final class ChannelRecord {
     let epoch: String
+    /// History age, and how long the channel is kept quiet (never published, no subscriber).
+    let ttl: Millis
     var seq: UInt64 = 0
     var latest: Event?
+    /// When its last subscriber left while it had no event (nil otherwise).
+    var quietSince: Millis?
     var lastPublishedAt: Millis = 0
     /// Subscribers on each loop's hub: a publish wakes only loops that have some.
     var subscribersPerHub: [Int]
@@ -224,10 +250,13 @@ final class ChannelRecord {
     /// Sum of the held events' `footprint`.
     private(set) var heldBytes = 0
 
-    init(epoch: String, hubs: Int) {
+    init(epoch: String, hubs: Int, ttl: Millis) {
         self.epoch = epoch
+        self.ttl = ttl
         self.subscribersPerHub = Array(repeating: 0, count: hubs)
     }
+
+    var subscriberCount: Int { subscribersPerHub.reduce(0, +) }
 
     var heldCount: Int { history.count - start }
 
@@ -244,7 +273,7 @@ final class ChannelRecord {
         heldBytes += event.footprint
         var delta = event.footprint
         if heldCount > settings.historySize { delta -= dropOldest(1) }
-        delta -= trimExpired(now: event.publishedAt, ttl: settings.historyTTL)
+        delta -= trimExpired(now: event.publishedAt, ttl: ttl)
         return delta
     }
 

@@ -35,7 +35,6 @@ final class LoopHub: @unchecked Sendable {
     /// Hub 0 trims the broker's expired history this often.
     private weak var broker: Broker?
     private var nextTrim: Millis = 0
-    static let trimInterval: Millis = 10_000
 
     init(index: Int) {
         self.index = index
@@ -112,7 +111,7 @@ final class LoopHub: @unchecked Sendable {
     private func runPass() {
         defer { if !compressed.isEmpty { compressed.removeAll(keepingCapacity: true) } }
         if let broker, let now = loop?.now, now >= nextTrim {
-            nextTrim = now + LoopHub.trimInterval
+            nextTrim = now + broker.trimInterval
             broker.trimExpiredHistory(now: now)
         }
         deliverInbox()

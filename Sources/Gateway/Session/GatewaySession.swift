@@ -115,6 +115,10 @@ public final class GatewaySession: WebSocketApplication {
             call.fail(.methodNotFound(request.method))
             return
         }
+        if request.paramsArePositional {
+            call.fail(.positionalParams)
+            return
+        }
         if let error = method.check(request.params) {
             call.fail(error)
             return
@@ -320,6 +324,6 @@ public final class GatewaySession: WebSocketApplication {
             s.pendingEvent = nil
             s.heldEvents = []
         }
-        context.broker.detach(subs.map(\.channel), hub: hub.index)
+        context.broker.detach(subs.map(\.channel), hub: hub.index, now: now)
     }
 }
