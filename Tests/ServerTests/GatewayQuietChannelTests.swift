@@ -6,10 +6,6 @@ import Testing
 /// subscriber leaves, even when the channel never had an event (contract §2, gateway.md §3).
 @Suite("Gateway quiet channels")
 struct GatewayQuietChannelTests {
-    static func publish(_ p: RPCClient, _ symbol: String, _ n: Int) throws -> Incoming {
-        try p.call("publish", "{\"channel\":\"prices:\(symbol)\",\"data\":{\"symbol\":\"\(symbol)\",\"price\":\"\(n)\",\"ts\":\(n)}}")
-    }
-
     @Test func aQuietChannelKeepsItsEpochAfterItsLastSubscriberLeaves() throws {
         let g = try TestGateway()
         defer { g.stop() }
@@ -24,7 +20,7 @@ struct GatewayQuietChannelTests {
         #expect(g.gateway.broker.channelCount == 1)
         let p = try g.client(publisher: true)
         defer { p.close() }
-        for n in 1...3 { #expect(try Self.publish(p, "QUIET", n).result?["epoch"]?.stringValue == epoch) }
+        for n in 1...3 { #expect(try GatewayReviewRegressionTests.publish(p, "QUIET", n).result?["epoch"]?.stringValue == epoch) }
         let again = try g.client()
         defer { again.close() }
         let r = try again.call("subscribe", "{\"channel\":\"prices:QUIET\",\"since\":{\"epoch\":\"\(epoch)\",\"seq\":0}}")

@@ -32,17 +32,17 @@ final class LoopHub: @unchecked Sendable {
     /// Compressed copies made this pass: (event, window bits) → frame, or nil when compressing
     /// did not pay. One deflate per event per window size per loop, not per subscriber.
     private var compressed: [(event: Event, key: Int, frame: ByteChunk?)] = []
-    /// Hub 0 trims the broker's expired history this often.
-    private weak var broker: Broker?
+    /// Hub 0 trims the log's expired history and quiet channels every `trimInterval`.
+    private weak var log: (any ChannelLog)?
     private var nextTrim: Millis = 0
 
     init(index: Int) {
         self.index = index
     }
 
-    /// The broker whose expired history this hub trims now and then (hub 0 only).
-    func trims(_ broker: Broker) {
-        self.broker = broker
+    /// The log this hub trims now and then (hub 0 only).
+    func trims(_ log: any ChannelLog) {
+        self.log = log
     }
 
     func bind(_ loop: EventLoop) {
@@ -52,7 +52,7 @@ final class LoopHub: @unchecked Sendable {
 
     // MARK: Any thread
 
-    /// Hands an event to this loop (called by the broker under its lock, in seq order).
+    /// Hands an event to this loop (called by the fan-out, in seq order per channel).
     func enqueue(_ event: Event) {
         let wake = inbox.withLock { box -> Bool in
             box.events.append(event)
@@ -65,6 +65,9 @@ final class LoopHub: @unchecked Sendable {
             loop.execute { [unowned self] in self.deliverInbox() }
         }
     }
+
+    /// Seqs waiting in the inbox (tests).
+    var inboxSeqs: [UInt64] { inbox.withLock { $0.events.map(\.seq) } }
 
     // MARK: Loop thread
 
@@ -110,9 +113,9 @@ final class LoopHub: @unchecked Sendable {
 
     private func runPass() {
         defer { if !compressed.isEmpty { compressed.removeAll(keepingCapacity: true) } }
-        if let broker, let now = loop?.now, now >= nextTrim {
-            nextTrim = now + broker.trimInterval
-            broker.trimExpiredHistory(now: now)
+        if let log, let now = loop?.now, now >= nextTrim {
+            nextTrim = now + log.trimInterval
+            log.trim(now: now)
         }
         deliverInbox()
         if !pending.isEmpty { sendDuePending() }
@@ -219,9 +222,12 @@ final class Subscription {
     var session: GatewaySession { sessionRef.takeUnretainedValue() }
     let channel: ChannelName
     /// Newest seq sent (or covered by the answer/replay): anything at or below is a duplicate.
-    var lastSeq: UInt64
+    /// 0 until the log answers (the events held meanwhile are filtered then).
+    var lastSeq: UInt64 = 0
     /// Seq at which the subscription began (a re-subscribe with `since` is answered from it).
-    let startSeq: UInt64
+    var startSeq: UInt64 = 0
+    /// The log has answered (and counted this subscriber).
+    var isGranted = false
     /// `maxRate` pacing: minimum ms between two events (0: none), and when the next may go.
     var minInterval: Millis
     var nextAllowed: Millis = 0
@@ -237,11 +243,9 @@ final class Subscription {
     var inPendingList = false
     var indexInChannel = -1
 
-    init(session: GatewaySession, channel: ChannelName, lastSeq: UInt64, minInterval: Millis) {
+    init(session: GatewaySession, channel: ChannelName, minInterval: Millis) {
         self.sessionRef = Unmanaged.passUnretained(session)
         self.channel = channel
-        self.lastSeq = lastSeq
-        self.startSeq = lastSeq
         self.minInterval = minInterval
     }
 }

@@ -276,13 +276,31 @@ public final class GatewaySession: WebSocketApplication {
 
     var subscriptionCount: Int { subscriptions.count }
 
-    /// Registers a subscription at once (so no live event is missed) but holds its delivery
-    /// until `start`, which the subscribe call runs once its answer is queued.
-    func addSubscription(_ channel: ChannelName, grant: Broker.Grant, minInterval: Millis) -> Subscription {
-        let s = Subscription(session: self, channel: channel, lastSeq: grant.seq, minInterval: minInterval)
+    /// Registers a subscription on the hub at once (so no live event is missed) but holds its
+    /// delivery until `start`, which the subscribe call runs once its answer is queued.
+    func addSubscription(_ channel: ChannelName, minInterval: Millis) -> Subscription {
+        let s = Subscription(session: self, channel: channel, minInterval: minInterval)
         subscriptions[channel.name] = s
         hub.add(s)
         return s
+    }
+
+    /// The log answered: events up to the answered seq are covered by the answer (and replay).
+    /// A subscription that ended while the log was asked gives its count back.
+    func granted(_ s: Subscription, _ grant: ChannelGrant) {
+        s.isGranted = true
+        s.lastSeq = grant.seq
+        s.startSeq = grant.seq
+        if isClosed || subscriptions[s.channel.name] !== s {
+            context.broker.unsubscribe([s.channel], hub: hub.index, now: now)
+        }
+    }
+
+    /// The log refused (the fan-out join is already undone).
+    func abandon(_ s: Subscription) {
+        hub.remove(s)
+        s.heldEvents = []
+        if subscriptions[s.channel.name] === s { subscriptions[s.channel.name] = nil }
     }
 
     /// Sends the replay (never paced or conflated: the client asked to catch up), then the live
@@ -317,13 +335,14 @@ public final class GatewaySession: WebSocketApplication {
         leave(subs)
     }
 
-    /// Takes subscriptions off the hub and the broker (one lock for all of them).
+    /// Takes subscriptions off the hub and the broker (one lock for all of them). One still
+    /// waiting for the log's answer gives its count back when the answer comes (`granted`).
     private func leave(_ subs: [Subscription]) {
         for s in subs {
             hub.remove(s)
             s.pendingEvent = nil
             s.heldEvents = []
         }
-        context.broker.detach(subs.map(\.channel), hub: hub.index, now: now)
+        context.broker.unsubscribe(subs.filter(\.isGranted).map(\.channel), hub: hub.index, now: now)
     }
 }
