@@ -8,6 +8,7 @@ import Synchronization
 /// thread. Once per loop pass (before output is flushed) the hub delivers the inbox, sends
 /// conflated events that are due, and watches sessions over their outgoing bound; so every
 /// subscriber's events of one pass leave in one `sendmsg`.
+// @unchecked: only `inbox` (a Mutex) is touched off the loop's thread; `loop` is set before it starts.
 final class LoopHub: @unchecked Sendable {
     let index: Int
     /// Set by `Gateway.attach` before the loop's thread starts; read-only afterwards.
@@ -91,7 +92,7 @@ final class LoopHub: @unchecked Sendable {
     func markPending(_ s: Subscription) {
         guard !s.inPendingList else { return }
         s.inPendingList = true
-        pending.append((s, s.session))
+        pending.append((s, s.session.object))
     }
 
     func watchOverBound(_ session: GatewaySession) {
@@ -155,8 +156,8 @@ final class LoopHub: @unchecked Sendable {
         guard let first = events.first, let subs = subscribers[first.channel.name] else { return }
         // `subs` and `events` keep every element alive for the loop, and every event's frame
         // until each burst ends (the sessions borrow it): read them without counting.
-        // `_withUnsafeGuaranteedRef` keeps the compiler from retaining and releasing each
-        // reference around every call: about a sixth of the CPU at 1M deliveries/s (perf).
+        // `Unretained.with` keeps the compiler from retaining and releasing each reference
+        // around every call: about a sixth of the CPU at 1M deliveries/s (perf).
         subs.withUnsafeBufferPointer { list in
             events.withUnsafeBufferPointer { evs in
                 let n = list.count
@@ -164,16 +165,15 @@ final class LoopHub: @unchecked Sendable {
                     // Many channels means cold subscribers: load the next ones while this one's
                     // socket write runs (subscription 3 ahead, its session 2 ahead, the
                     // session's connection 1 ahead; each was prefetched the step before).
-                    if i + 3 < n { prefetch(Unmanaged.passUnretained(list[i + 3])) }
-                    if i + 2 < n { prefetch(list[i + 2].sessionRef) }
-                    if i + 1 < n { list[i + 1].sessionRef._withUnsafeGuaranteedRef { $0.prefetchTransport() } }
-                    Unmanaged.passUnretained(list[i])._withUnsafeGuaranteedRef { s in
-                        s.sessionRef._withUnsafeGuaranteedRef { session in
+                    // Owners: `subs` (the subscriptions) and `events` (the events), for the loop.
+                    if i + 3 < n { Unretained(list[i + 3]).prefetch() }
+                    if i + 2 < n { list[i + 2].session.prefetch() }
+                    if i + 1 < n { list[i + 1].session.with { $0.prefetchTransport() } }
+                    Unretained(list[i]).with { s in
+                        s.session.with { session in
                             session.beginBurst()
                             for j in evs.indices {
-                                Unmanaged.passUnretained(evs[j])._withUnsafeGuaranteedRef { e in
-                                    session.deliver(e, to: s, now: now)
-                                }
+                                Unretained(evs[j]).with { e in session.deliver(e, to: s, now: now) }
                             }
                             session.endBurst()
                         }
@@ -214,12 +214,10 @@ final class LoopHub: @unchecked Sendable {
 
 /// One session's membership in one channel, on its loop.
 final class Subscription {
-    /// Not counted: read once per delivery on the hottest path. Safe because a subscription
-    /// is only reached through its session (which owns it), the hub's channel lists (left in
-    /// the session's `webSocketDidClose`, before it can go away) and the pending list (which
-    /// holds the session strongly beside it).
-    let sessionRef: Unmanaged<GatewaySession>
-    var session: GatewaySession { sessionRef.takeUnretainedValue() }
+    /// Owner: the connection that owns the session, which owns this subscription; the hub's
+    /// channel lists drop it in `webSocketDidClose` and the pending list holds the session
+    /// strongly beside it. Read once per delivery without counting.
+    let session: Unretained<GatewaySession>
     let channel: ChannelName
     /// Newest seq sent (or covered by the answer/replay): anything at or below is a duplicate.
     /// 0 until the log answers (the events held meanwhile are filtered then).
@@ -244,7 +242,7 @@ final class Subscription {
     var indexInChannel = -1
 
     init(session: GatewaySession, channel: ChannelName, minInterval: Millis) {
-        self.sessionRef = Unmanaged.passUnretained(session)
+        self.session = Unretained(session)
         self.channel = channel
         self.minInterval = minInterval
     }
