@@ -16,7 +16,7 @@ enum ChannelMethods {
 
         registry.register(MethodSpec("publish", params: [.required("channel", .string), .required("data", .object)]) { call in
             guard let channel = channelParam(call) else { return }
-            guard call.session.role.isPublisher else {
+            guard call.client.role.isPublisher else {
                 call.fail(.forbidden("publishing needs a publisher key"))
                 return
             }
@@ -31,7 +31,7 @@ enum ChannelMethods {
             case nil:
                 break
             }
-            broker.publish([(channel, data)], now: call.session.now, on: call.session.eventLoop) { result in
+            broker.publish([(channel, data)], now: call.session.now, on: call.client.loop) { result in
                 switch result {
                 case .success(let events): call.succeed(.object(positionResult(channel, events[0].position)))
                 case .failure(let error): call.fail(error.rpcError)
@@ -53,7 +53,7 @@ enum ChannelMethods {
                 channels.append(ch)
             }
             guard marketAllowed(call, configuration) else { return }
-            broker.latest(channels, on: call.session.eventLoop) { result in
+            broker.latest(channels, on: call.client.loop) { result in
                 switch result {
                 case .success(let events):
                     var prices = JSONObject()
@@ -71,7 +71,7 @@ enum ChannelMethods {
                 return
             }
             guard marketAllowed(call, configuration) else { return }
-            broker.latest([ch], on: call.session.eventLoop) { result in
+            broker.latest([ch], on: call.client.loop) { result in
                 switch result {
                 case .success(let events): call.succeed(events.first??.params ?? .null)
                 case .failure(let error): call.fail(error.rpcError)
@@ -94,7 +94,7 @@ enum ChannelMethods {
     }
 
     private static func marketAllowed(_ call: RPCCall, _ configuration: GatewayConfiguration) -> Bool {
-        if configuration.requireLoginForMarket, case .anonymous = call.session.role {
+        if configuration.requireLoginForMarket, case .anonymous = call.client.role {
             call.fail(.unauthenticated("market data needs a logged-in user on this gateway"))
             return false
         }
@@ -108,7 +108,7 @@ enum ChannelMethods {
         case .prices, .predictions:
             return marketAllowed(call, configuration)
         case .portfolio:
-            switch call.session.role {
+            switch call.client.role {
             case .anonymous:
                 call.fail(.unauthenticated("portfolio channels need a logged-in owner"))
                 return false
@@ -154,11 +154,14 @@ enum ChannelMethods {
             // Idempotent: no second delivery; a new maxRate applies from now.
             existing.minInterval = minInterval
             broker.position(channel, on: session.eventLoop) { answer in
-                guard case .success(let position) = answer else {
-                    if case .failure(let error) = answer { call.fail(error.rpcError) }
+                let pos: StreamPosition
+                switch answer {
+                case .failure(let error):
+                    call.fail(error.rpcError)
                     return
+                case .success(let position):
+                    pos = position ?? StreamPosition(epoch: "", seq: 0)
                 }
-                let pos = position ?? StreamPosition(epoch: "", seq: 0)
                 var result = positionResult(channel, pos)
                 if let since {
                     // Everything after the subscription began reaches this client anyway.
