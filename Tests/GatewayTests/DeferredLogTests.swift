@@ -15,6 +15,12 @@ final class HeldLog: ChannelLog, @unchecked Sendable {
     func publish(_ items: [PublishItem], now: Millis, on loop: EventLoop?, _ done: @escaping (Result<[Event], ChannelLogError>) -> Void) {
         publishes.append((items, done))
     }
+
+    /// Answers the oldest waiting publish (and lets go of its callback, which holds the broker).
+    func completeNext(_ result: Result<[Event], ChannelLogError>) {
+        guard !publishes.isEmpty else { return }
+        publishes.removeFirst().1(result)
+    }
     func subscribe(_ channel: ChannelName, since: StreamPosition?, snapshot: Bool, now: Millis, on loop: EventLoop?,
                    _ done: @escaping (Result<ChannelGrant, ChannelLogError>) -> Void) { done(.failure(.unavailable)) }
     func unsubscribe(_ channels: [ChannelName], now: Millis) {}
@@ -63,7 +69,7 @@ struct DeferredLogTests {
         #expect(log.publishes[0].0.map(\.channel) == [channel])
         let event = Event(channel: channel, position: StreamPosition(epoch: "e", seq: 7), data: .object(JSONObject()),
                           dataJSON: Array("{}".utf8), publishedAt: 1)
-        log.publishes[0].1(.success([event]))
+        log.completeNext(.success([event]))
         #expect(answers.map(\.status) == [.ok])
         #expect(String(decoding: answers[0].body, as: UTF8.self) == #"{"results":[{"channel":"prices:D","epoch":"e","seq":7}]}"#)
         #expect(tapped.withLock { $0 } == 1)
@@ -77,13 +83,14 @@ struct DeferredLogTests {
         var answers: [HTTPResponse] = []
         publish.handle(request(body)) { answers.append($0) }
         try #require(log.publishes.count == 1)
-        log.publishes[0].1(.failure(.unavailable))
+        log.completeNext(.failure(.unavailable))
         #expect(answers.map(\.status) == [.serviceUnavailable])
         let error = try JSONParser().parse(answers[0].body)
         #expect(error.objectValue?["error"]?.objectValue?["reason"] == .string("unavailable"))
         #expect(tapped.withLock { $0 } == 0)
         // The synchronous route cannot wait: it says so rather than hanging.
         #expect(publish.handleInline(request(body)).status == .serviceUnavailable)
+        log.completeNext(.failure(.unavailable))
     }
 
     @Test func logErrorsMapToTheContractsCodes() {
