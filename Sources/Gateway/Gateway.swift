@@ -9,25 +9,37 @@ final class GatewayContext: Sendable {
     let configuration: GatewayConfiguration
     let methods: MethodRegistry
     let broker: Broker
+    let sessions: SessionRegistry
     let logger: Logger
     let parser = JSONParser(maxDepth: 64)
 
-    init(configuration: GatewayConfiguration, methods: MethodRegistry, broker: Broker, logger: Logger) {
+    init(configuration: GatewayConfiguration, methods: MethodRegistry, broker: Broker, sessions: SessionRegistry, logger: Logger) {
         self.configuration = configuration
         self.methods = methods
         self.broker = broker
+        self.sessions = sessions
         self.logger = logger
     }
 }
 
+/// What a module (auth, portfolio, risk, …) gets at start-up: the registry to add its methods
+/// to, the channels (publish, latest, taps), and the sessions by user (revocations).
+public struct GatewayModules {
+    public var methods: MethodRegistry
+    public let broker: Broker
+    public let sessions: SessionRegistry
+    public let configuration: GatewayConfiguration
+}
+
 /// The realtime gateway on top of the server: `/ws` (JSON-RPC sessions), `POST
-/// /api/v1/publish`, and the broker with one hub per event loop.
+/// /api/v1/publish`, and the channels: a log (positions, history) feeding one hub per event loop.
 ///
 /// Wiring: make the gateway, `install` its routes, create the `Server` with them, `attach` the
 /// server's loops, then start the server.
 public final class Gateway: Sendable {
     public let configuration: GatewayConfiguration
     public let broker: Broker
+    public let sessions: SessionRegistry
     let context: GatewayContext
     private let hubs: [LoopHub]
     private let credentials: Credentials
@@ -36,17 +48,27 @@ public final class Gateway: Sendable {
     /// `loops`: how many event loops the server will run (one hub each). `modules` register
     /// more methods (auth, portfolio, risk, …) next to the channel methods.
     public init(configuration: GatewayConfiguration, loops: Int, logger: Logger,
-                modules: (inout MethodRegistry, Broker) -> Void = { _, _ in }) {
+                modules: (inout GatewayModules) -> Void = { _ in }) {
         self.configuration = configuration
         let hubs = (0..<max(1, loops)).map { LoopHub(index: $0) }
         self.hubs = hubs
         let broker = Broker(settings: configuration.broker, hubs: hubs)
         self.broker = broker
+        let sessions = SessionRegistry(loops: hubs.count)
+        self.sessions = sessions
         var methods = MethodRegistry()
         ChannelMethods.register(in: &methods, broker: broker, configuration: configuration)
-        modules(&methods, broker)
-        self.context = GatewayContext(configuration: configuration, methods: methods, broker: broker, logger: logger)
+        var setup = GatewayModules(methods: methods, broker: broker, sessions: sessions, configuration: configuration)
+        modules(&setup)
+        self.context = GatewayContext(configuration: configuration, methods: setup.methods, broker: broker,
+                                      sessions: sessions, logger: logger)
         self.credentials = Credentials(configuration)
+    }
+
+    /// The earlier form of `modules` (the test fixtures' until they move to `GatewayModules`).
+    public convenience init(configuration: GatewayConfiguration, loops: Int, logger: Logger,
+                            modules: (inout MethodRegistry, Broker) -> Void) {
+        self.init(configuration: configuration, loops: loops, logger: logger) { setup in modules(&setup.methods, setup.broker) }
     }
 
     /// Adds the gateway's endpoints.
@@ -70,16 +92,18 @@ public final class Gateway: Sendable {
         let drain = self.drain
         let publish = PublishEndpoint(broker: broker, credentials: credentials, configuration: configuration,
                                       isDraining: { drain.isSet })
-        routes.http["/api/v1/publish"] = Routes.HTTPRoute(methods: ["POST"]) { publish.handle($0) }
+        // Today's synchronous route (the in-process log answers inline); `publish.handle(_:respond:)`
+        // is the form for a deferred route.
+        routes.http["/api/v1/publish"] = Routes.HTTPRoute(methods: ["POST"]) { publish.handleInline($0) }
     }
 
-    /// Binds each hub to its loop. Call after the server is made and before it starts.
+    /// Binds each hub (and session table) to its loop. Call after the server is made and before it starts.
     public func attach(_ loops: [EventLoop]) {
         precondition(loops.count == hubs.count, "one hub per event loop")
         for (hub, loop) in zip(hubs, loops) { hub.bind(loop) }
+        sessions.attach(loops)
     }
 
     /// Publishing over HTTP answers 503 from now on (SIGTERM drain).
     public func beginDrain() { drain.set() }
 }
-

@@ -8,7 +8,8 @@ public struct GatewayConfiguration: Sendable {
     public var allowedOrigins: [String] = []
     /// Require a logged-in user for `prices:`/`predictions:` channels.
     public var requireLoginForMarket = false
-    public var broker = Broker.Settings()
+    /// History and channel-table settings of the channel log (the name is kept from the broker).
+    public var broker = ChannelLogSettings()
     /// Subscriptions one connection may hold.
     public var maxSubscriptions = 256
     /// Requests per second per connection (each batch entry counts), with a burst allowance.

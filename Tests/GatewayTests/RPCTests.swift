@@ -23,7 +23,7 @@ struct RPCTests {
     @Test(arguments: [
         ("[]", -32600), ("{\"method\":\"x\"}", -32600), ("{\"jsonrpc\":\"2.0\"}", -32600), ("{\"jsonrpc\":2,\"method\":\"x\"}", -32600),
         ("{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"x\"}", -32600), ("{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":\"x\"}", -32600),
-        ("{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"params\":1}", -32600), ("{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"params\":[1]}", -32602),
+        ("{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"params\":1}", -32600),
     ])
     func invalid(_ text: String, _ code: Int) throws {
         guard case .failure(let f) = try decode(text) else {
@@ -31,6 +31,17 @@ struct RPCTests {
             return
         }
         #expect(f.error.code == code)
+    }
+
+    /// Positional params are valid JSON-RPC: the envelope is accepted and the params step
+    /// refuses them, so a notification carrying them is never answered.
+    @Test func positionalParamsPassTheEnvelope() throws {
+        for text in ["{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"params\":[1]}", "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"x\",\"params\":[]}"] {
+            let r = try decode(text).get()
+            #expect(r.paramsArePositional, "\(text)")
+            #expect(r.params == nil)
+        }
+        #expect(try decode("{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"params\":{}}").get().paramsArePositional == false)
     }
 
     @Test func paramSpecs() throws {

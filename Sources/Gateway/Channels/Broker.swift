@@ -2,298 +2,92 @@ import JSON
 import Reactor
 import Synchronization
 
-/// The in-process broker: every channel's stream position, bounded history and latest event,
-/// shared by all event loops. A publish assigns the next seq, frames the event once and hands it
-/// to the hub of each loop that has subscribers of the channel; the hubs deliver it.
-///
-/// One lock guards all channels: the work under it is an append and a few pointer pushes, and
-/// fan-out (the expensive part, one queue append per subscriber) happens on the loops outside it.
-/// Lock order: broker, then a hub's inbox; never the other way.
+/// A consumer of every event published through this gateway (price bars, valuations), called on
+/// the publisher's thread right after the log positioned the events, in their order.
+public typealias EventTap = @Sendable ([Event]) -> Void
+
+/// The gateway's channels as methods and HTTP see them: the one publish path (socket and HTTP
+/// both call `publish`), subscribing (join the fan-out, then ask the log), latest events, and
+/// taps on published events. Which log holds positions and history is behind `ChannelLog`.
 public final class Broker: Sendable {
-    public struct Settings: Sendable {
-        /// Events kept per channel for `since` recovery.
-        public var historySize = 1_000
-        /// Events older than this (ms) are not replayed.
-        public var historyTTL: Millis = 300_000
-        /// Channels the broker holds at most (a publisher cannot grow memory without bound).
-        public var maxChannels = 50_000
-        /// Memory all histories together may hold (estimated, see `Event.footprint`): count
-        /// and age alone allow 50,000 channels × 1,000 events, tens of GB. Over it, every
-        /// channel gives up the older half of its history until the total fits.
-        public var historyBytes = 256 << 20
+    /// The settings' old name (`GatewayConfiguration.broker`).
+    public typealias Settings = ChannelLogSettings
 
-        public init() {}
+    public let log: any ChannelLog
+    let fanOut: FanOut
+    private let taps = Mutex<[EventTap]>([])
+    /// Read on every publish without the lock: nothing is done when no tap is registered.
+    private let hasTaps = Atomic<Bool>(false)
+
+    init(log: any ChannelLog, fanOut: FanOut) {
+        self.log = log
+        self.fanOut = fanOut
+        fanOut.hubs.first?.trims(log)
     }
 
-    public enum PublishError: Error, Equatable, Sendable {
-        case tooManyChannels
-    }
-
-    let settings: Settings
-    /// One per event loop, by loop index.
-    let hubs: [LoopHub]
-    private let state = Mutex<Table>(Table())
-
-    struct Table {
-        var channels: [String: ChannelRecord] = [:]
-        /// Sum of every record's `heldBytes`.
-        var historyBytes = 0
-    }
-
-    init(settings: Settings, hubs: [LoopHub]) {
-        self.settings = settings
-        self.hubs = hubs
-        hubs.first?.trims(self)
+    /// The in-process log over these hubs.
+    convenience init(settings: ChannelLogSettings, hubs: [LoopHub]) {
+        let fanOut = FanOut(hubs: hubs)
+        self.init(log: LocalChannelLog(settings: settings, fanOut: fanOut), fanOut: fanOut)
     }
 
     // MARK: Publishing
 
-    /// Publishes every item, in order, all or none (none only when the channel limit would be
-    /// passed). Returns each event's position.
-    public func publish(_ items: [(channel: ChannelName, data: JSONValue)], now: Millis) throws(PublishError) -> [StreamPosition] {
-        // Serialise outside the lock; under it only the envelope around these bytes is written.
-        let encoded = items.map { $0.data.jsonBytes }
-        return try state.withLock { table throws(PublishError) -> [StreamPosition] in
-            var newNames = Set<String>()
-            for item in items where table.channels[item.channel.name] == nil { newNames.insert(item.channel.name) }
-            let newChannels = newNames.count
-            guard table.channels.count + newChannels <= settings.maxChannels else { throw .tooManyChannels }
-            var positions: [StreamPosition] = []
-            positions.reserveCapacity(items.count)
-            for (i, item) in items.enumerated() {
-                let record = table.channels[item.channel.name] ?? makeRecord(item.channel, in: &table.channels)
-                record.seq += 1
-                // Callers read the clock at different moments (each loop caches its own): keep a
-                // channel's publication times in order, so age checks never see one go backwards.
-                record.lastPublishedAt = max(record.lastPublishedAt, now)
-                let event = Event(channel: item.channel, position: StreamPosition(epoch: record.epoch, seq: record.seq),
-                                  data: item.data, dataJSON: encoded[i], publishedAt: record.lastPublishedAt)
-                table.historyBytes += record.append(event, settings: settings)
-                for (h, count) in record.subscribersPerHub.enumerated() where count > 0 {
-                    hubs[h].enqueue(event)
-                }
-                positions.append(event.position)
+    /// Publishes every item (already validated), in order, all or none, and completes with the
+    /// events (positions in request order), on `loop` (inline with the in-process log).
+    public func publish(_ items: [PublishItem], now: Millis, on loop: EventLoop?,
+                        _ done: @escaping (Result<[Event], ChannelLogError>) -> Void) {
+        log.publish(items, now: now, on: loop) { [self] result in
+            if case .success(let events) = result, hasTaps.load(ordering: .acquiring) {
+                for tap in taps.withLock({ $0 }) { tap(events) }
             }
-            if table.historyBytes > settings.historyBytes { Broker.fitHistories(&table, budget: settings.historyBytes) }
-            return positions
+            done(result)
         }
     }
 
-    /// Halves every channel's history (by count, oldest events first) until all of them fit
-    /// `budget`. O(channels) a round; every round takes at least one event from each non-empty
-    /// channel, so there are at most log2(historySize) + 1. A publish triggers it only once the
-    /// total has grown back past the budget.
-    static func fitHistories(_ table: inout Table, budget: Int) {
-        while table.historyBytes > budget {
-            var freed = 0
-            for r in table.channels.values where r.heldCount > 0 {
-                freed += r.dropOldest((r.heldCount + 1) / 2)
-            }
-            table.historyBytes -= freed
-            if freed == 0 { break }
-        }
-    }
-
-    private func makeRecord(_ channel: ChannelName, in channels: inout [String: ChannelRecord]) -> ChannelRecord {
-        let r = ChannelRecord(epoch: Broker.newEpoch(), hubs: hubs.count)
-        channels[channel.name] = r
-        return r
+    /// Registers a consumer of every published event (modules do, at start-up).
+    public func addTap(_ tap: @escaping EventTap) {
+        taps.withLock { $0.append(tap) }
+        hasTaps.store(true, ordering: .releasing)
     }
 
     // MARK: Subscribing
 
-    /// A subscription as the broker grants it, decided under one lock: the position to answer,
-    /// whether `since` was honoured, and the held events the subscriber must get before live ones.
-    public struct Grant: Sendable {
-        public let epoch: String
-        public let seq: UInt64
-        /// nil when no `since` was given.
-        public let recovered: Bool?
-        /// Events to send right after the answer, oldest first: those after `since` when
-        /// recovered, else the latest one when a snapshot was asked for.
-        public let replay: [Event]
-    }
-
-    public enum SubscribeError: Error, Equatable, Sendable {
-        case tooManyChannels
-    }
-
-    /// Registers a subscriber of `channel` on hub `hub` (the hub delivers live events from now
-    /// on) and returns what to answer and replay. Deciding `recovered` and reading the replay
-    /// under the same lock is what makes "recovered, then no gap" true.
-    func subscribe(_ channel: ChannelName, hub: Int, since: StreamPosition?, snapshot: Bool,
-                   now: Millis) throws(SubscribeError) -> Grant {
-        try state.withLock { table throws(SubscribeError) -> Grant in
-            let record: ChannelRecord
-            if let r = table.channels[channel.name] {
-                record = r
-            } else {
-                // Never published: the channel's epoch starts now, with its first subscriber.
-                guard table.channels.count < settings.maxChannels else { throw .tooManyChannels }
-                record = makeRecord(channel, in: &table.channels)
-            }
-            record.subscribersPerHub[hub] += 1
-            let ttl = settings.historyTTL
-            var recovered: Bool?
-            var replay: [Event] = []
-            if let since {
-                let ok = record.canReplay(after: since, now: now, ttl: ttl)
-                recovered = ok
-                if ok { replay = record.events(after: since.seq, now: now, ttl: ttl) }
-            }
-            if snapshot && recovered != true, let latest = record.latest {
-                replay = [latest]
-            }
-            return Grant(epoch: record.epoch, seq: record.seq, recovered: recovered, replay: replay)
+    /// Joins the fan-out for `hub`, then asks the log for the position and replay; on a refusal
+    /// the join is undone. The caller's subscription must be on the hub before this is called
+    /// (events may reach the hub before the log answers).
+    func subscribe(_ channel: ChannelName, hub: Int, since: StreamPosition?, snapshot: Bool, now: Millis, on loop: EventLoop?,
+                   _ done: @escaping (Result<ChannelGrant, ChannelLogError>) -> Void) {
+        fanOut.join(channel, hub: hub)
+        log.subscribe(channel, since: since, snapshot: snapshot, now: now, on: loop) { [fanOut] result in
+            if case .failure = result { fanOut.leave([channel], hub: hub) }
+            done(result)
         }
     }
 
-    /// The channel's current position (a re-subscribe's answer); nil for an unknown channel.
-    func position(_ channel: ChannelName) -> StreamPosition? {
-        state.withLock { table in table.channels[channel.name].map { StreamPosition(epoch: $0.epoch, seq: $0.seq) } }
-    }
-
-    /// Undoes `subscribe`. A channel nobody subscribes to and that never had an event is forgotten.
-    func detach(_ channels: [ChannelName], hub: Int) {
+    /// Undoes `subscribe` for each channel. The log first: once the fan-out counts no
+    /// subscriber, the log has counted the departure too.
+    func unsubscribe(_ channels: [ChannelName], hub: Int, now: Millis) {
         guard !channels.isEmpty else { return }
-        state.withLock { table in
-            for channel in channels {
-                guard let r = table.channels[channel.name] else { continue }
-                r.subscribersPerHub[hub] -= 1
-                if r.seq == 0 && r.subscribersPerHub.allSatisfy({ $0 == 0 }) { table.channels[channel.name] = nil }
-            }
-        }
+        log.unsubscribe(channels, now: now)
+        fanOut.leave(channels, hub: hub)
     }
 
-    /// The newest event of a channel (whatever its age), for `prices.latest` and snapshots.
-    public func latest(_ channel: ChannelName) -> Event? {
-        state.withLock { $0.channels[channel.name]?.latest }
+    /// The channel's current position (a re-subscribe's answer).
+    func position(_ channel: ChannelName, on loop: EventLoop?, _ done: @escaping (Result<StreamPosition?, ChannelLogError>) -> Void) {
+        log.position(channel, on: loop, done)
     }
 
-    public func latest(_ channels: [ChannelName]) -> [Event?] {
-        state.withLock { table in channels.map { table.channels[$0.name]?.latest } }
+    /// The newest event of each channel (whatever its age), for `*.latest`.
+    public func latest(_ channels: [ChannelName], on loop: EventLoop?, _ done: @escaping (Result<[Event?], ChannelLogError>) -> Void) {
+        log.latest(channels, on: loop, done)
     }
 
-    /// Drops expired history from every channel, so a channel that stopped publishing does not
-    /// hold its last `historySize` events forever (its latest event stays, for `*.latest`).
-    /// Called every few seconds by one loop's hub; O(channels) under the lock.
-    public func trimExpiredHistory(now: Millis) {
-        state.withLock { table in
-            var freed = 0
-            for r in table.channels.values { freed += r.trimExpired(now: now, ttl: settings.historyTTL) }
-            table.historyBytes -= freed
-        }
-    }
+    // MARK: Metrics, tests
 
-    /// Channels held (metrics, tests).
-    public var channelCount: Int { state.withLock { $0.channels.count } }
+    /// Channels the log holds.
+    public var channelCount: Int { log.channelCount }
 
-    /// Estimated bytes held by all histories (metrics, tests).
-    public var historyBytes: Int { state.withLock { $0.historyBytes } }
-
-    /// 16 lowercase hex digits from the system's CSPRNG (getrandom): a new epoch never repeats
-    /// an old one, so a client holding a position from before a restart is told to reload.
-    static func newEpoch() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let r = generator.next()
-        let bytes = (0..<8).map { UInt8(truncatingIfNeeded: r >> ($0 * 8)) }
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(16)
-        for b in bytes {
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}
-
-/// One channel's state. Only touched under the broker's lock.
-final class ChannelRecord {
-    let epoch: String
-    var seq: UInt64 = 0
-    var latest: Event?
-    var lastPublishedAt: Millis = 0
-    /// Subscribers on each loop's hub: a publish wakes only loops that have some.
-    var subscribersPerHub: [Int]
-    /// History ring: `history[start...]` are the held events, oldest first, seqs contiguous.
-    /// Dropped slots are set to nil at once (the budget counts only what is really held), and
-    /// the array is compacted now and then.
-    private var history: [Event?] = []
-    private var start = 0
-    /// Sum of the held events' `footprint`.
-    private(set) var heldBytes = 0
-
-    init(epoch: String, hubs: Int) {
-        self.epoch = epoch
-        self.subscribersPerHub = Array(repeating: 0, count: hubs)
-    }
-
-    var heldCount: Int { history.count - start }
-
-    /// Adds `event` to the history; returns the change in `heldBytes` (the event in, whatever
-    /// count and age pushed out).
-    func append(_ event: Event, settings: Broker.Settings) -> Int {
-        latest = event
-        guard settings.historySize > 0 else { return 0 }
-        // An event worth more than an eighth of the whole budget would wipe every channel's
-        // history: it is kept only as `latest`, and the history before it cannot be replayed
-        // past it (seqs in the history stay contiguous), so it goes too.
-        guard event.footprint <= settings.historyBytes / 8 else { return -dropOldest(heldCount) }
-        history.append(event)
-        heldBytes += event.footprint
-        var delta = event.footprint
-        if heldCount > settings.historySize { delta -= dropOldest(1) }
-        delta -= trimExpired(now: event.publishedAt, ttl: settings.historyTTL)
-        return delta
-    }
-
-    /// Drops expired events; returns the bytes freed.
-    func trimExpired(now: Millis, ttl: Millis) -> Int {
-        var n = 0
-        while start + n < history.count, let e = history[start + n], e.publishedAt &+ ttl < now { n += 1 }
-        return dropOldest(n)
-    }
-
-    /// Drops the `n` oldest held events; returns the bytes freed.
-    func dropOldest(_ n: Int) -> Int {
-        var freed = 0
-        for _ in 0..<min(n, heldCount) {
-            freed += history[start]?.footprint ?? 0
-            history[start] = nil
-            start += 1
-        }
-        heldBytes -= freed
-        if start == history.count {
-            history = []
-            start = 0
-        } else if start >= 64 && start * 2 >= history.count {
-            // Amortised O(1) a drop; the nil slots cost 8 bytes each meanwhile.
-            history.removeFirst(start)
-            start = 0
-        }
-        return freed
-    }
-
-    /// Whether every event after `since` is still held (and young enough to replay).
-    func canReplay(after since: StreamPosition, now: Millis, ttl: Millis) -> Bool {
-        guard since.epoch == epoch, since.seq <= seq else { return false }
-        if since.seq == seq { return true }
-        guard let oldest = oldestHeld(now: now, ttl: ttl) else { return false }
-        return oldest.seq <= since.seq + 1
-    }
-
-    private func oldestHeld(now: Millis, ttl: Millis) -> Event? {
-        var i = start
-        while i < history.count, let e = history[i], e.publishedAt &+ ttl < now { i += 1 }
-        return i < history.count ? history[i] : nil
-    }
-
-    /// Held, unexpired events with seq > `after`, oldest first.
-    func events(after: UInt64, now: Millis, ttl: Millis) -> [Event] {
-        guard after < seq, let oldest = oldestHeld(now: now, ttl: ttl) else { return [] }
-        let from = max(after + 1, oldest.seq)
-        let offset = history.count - Int(seq - from) - 1
-        return history[offset...].compactMap { $0 }   // held slots are never nil
-    }
+    /// Subscribers of a channel on this process's loops.
+    public func subscriberCount(_ channel: ChannelName) -> Int { fanOut.subscriberCount(channel) }
 }

@@ -8,6 +8,7 @@ import Synchronization
 /// thread. Once per loop pass (before output is flushed) the hub delivers the inbox, sends
 /// conflated events that are due, and watches sessions over their outgoing bound; so every
 /// subscriber's events of one pass leave in one `sendmsg`.
+// @unchecked: only `inbox` (a Mutex) is touched off the loop's thread; `loop` is set before it starts.
 final class LoopHub: @unchecked Sendable {
     let index: Int
     /// Set by `Gateway.attach` before the loop's thread starts; read-only afterwards.
@@ -32,18 +33,17 @@ final class LoopHub: @unchecked Sendable {
     /// Compressed copies made this pass: (event, window bits) → frame, or nil when compressing
     /// did not pay. One deflate per event per window size per loop, not per subscriber.
     private var compressed: [(event: Event, key: Int, frame: ByteChunk?)] = []
-    /// Hub 0 trims the broker's expired history this often.
-    private weak var broker: Broker?
+    /// Hub 0 trims the log's expired history and quiet channels every `trimInterval`.
+    private weak var log: (any ChannelLog)?
     private var nextTrim: Millis = 0
-    static let trimInterval: Millis = 10_000
 
     init(index: Int) {
         self.index = index
     }
 
-    /// The broker whose expired history this hub trims now and then (hub 0 only).
-    func trims(_ broker: Broker) {
-        self.broker = broker
+    /// The log this hub trims now and then (hub 0 only).
+    func trims(_ log: any ChannelLog) {
+        self.log = log
     }
 
     func bind(_ loop: EventLoop) {
@@ -53,7 +53,7 @@ final class LoopHub: @unchecked Sendable {
 
     // MARK: Any thread
 
-    /// Hands an event to this loop (called by the broker under its lock, in seq order).
+    /// Hands an event to this loop (called by the fan-out, in seq order per channel).
     func enqueue(_ event: Event) {
         let wake = inbox.withLock { box -> Bool in
             box.events.append(event)
@@ -66,6 +66,9 @@ final class LoopHub: @unchecked Sendable {
             loop.execute { [unowned self] in self.deliverInbox() }
         }
     }
+
+    /// Seqs waiting in the inbox (tests).
+    var inboxSeqs: [UInt64] { inbox.withLock { $0.events.map(\.seq) } }
 
     // MARK: Loop thread
 
@@ -89,7 +92,7 @@ final class LoopHub: @unchecked Sendable {
     func markPending(_ s: Subscription) {
         guard !s.inPendingList else { return }
         s.inPendingList = true
-        pending.append((s, s.session))
+        pending.append((s, s.session.object))
     }
 
     func watchOverBound(_ session: GatewaySession) {
@@ -111,9 +114,9 @@ final class LoopHub: @unchecked Sendable {
 
     private func runPass() {
         defer { if !compressed.isEmpty { compressed.removeAll(keepingCapacity: true) } }
-        if let broker, let now = loop?.now, now >= nextTrim {
-            nextTrim = now + LoopHub.trimInterval
-            broker.trimExpiredHistory(now: now)
+        if let log, let now = loop?.now, now >= nextTrim {
+            nextTrim = now + log.trimInterval
+            log.trim(now: now)
         }
         deliverInbox()
         if !pending.isEmpty { sendDuePending() }
@@ -153,8 +156,8 @@ final class LoopHub: @unchecked Sendable {
         guard let first = events.first, let subs = subscribers[first.channel.name] else { return }
         // `subs` and `events` keep every element alive for the loop, and every event's frame
         // until each burst ends (the sessions borrow it): read them without counting.
-        // `_withUnsafeGuaranteedRef` keeps the compiler from retaining and releasing each
-        // reference around every call: about a sixth of the CPU at 1M deliveries/s (perf).
+        // `Unretained.with` keeps the compiler from retaining and releasing each reference
+        // around every call: about a sixth of the CPU at 1M deliveries/s (perf).
         subs.withUnsafeBufferPointer { list in
             events.withUnsafeBufferPointer { evs in
                 let n = list.count
@@ -162,16 +165,15 @@ final class LoopHub: @unchecked Sendable {
                     // Many channels means cold subscribers: load the next ones while this one's
                     // socket write runs (subscription 3 ahead, its session 2 ahead, the
                     // session's connection 1 ahead; each was prefetched the step before).
-                    if i + 3 < n { prefetch(Unmanaged.passUnretained(list[i + 3])) }
-                    if i + 2 < n { prefetch(list[i + 2].sessionRef) }
-                    if i + 1 < n { list[i + 1].sessionRef._withUnsafeGuaranteedRef { $0.prefetchTransport() } }
-                    Unmanaged.passUnretained(list[i])._withUnsafeGuaranteedRef { s in
-                        s.sessionRef._withUnsafeGuaranteedRef { session in
+                    // Owners: `subs` (the subscriptions) and `events` (the events), for the loop.
+                    if i + 3 < n { Unretained(list[i + 3]).prefetch() }
+                    if i + 2 < n { list[i + 2].session.prefetch() }
+                    if i + 1 < n { list[i + 1].session.with { $0.prefetchTransport() } }
+                    Unretained(list[i]).with { s in
+                        s.session.with { session in
                             session.beginBurst()
                             for j in evs.indices {
-                                Unmanaged.passUnretained(evs[j])._withUnsafeGuaranteedRef { e in
-                                    session.deliver(e, to: s, now: now)
-                                }
+                                Unretained(evs[j]).with { e in session.deliver(e, to: s, now: now) }
                             }
                             session.endBurst()
                         }
@@ -208,50 +210,4 @@ final class LoopHub: @unchecked Sendable {
             return true
         }
     }
-}
-
-/// One session's membership in one channel, on its loop.
-final class Subscription {
-    /// Not counted: read once per delivery on the hottest path. Safe because a subscription
-    /// is only reached through its session (which owns it), the hub's channel lists (left in
-    /// the session's `webSocketDidClose`, before it can go away) and the pending list (which
-    /// holds the session strongly beside it).
-    let sessionRef: Unmanaged<GatewaySession>
-    var session: GatewaySession { sessionRef.takeUnretainedValue() }
-    let channel: ChannelName
-    /// Newest seq sent (or covered by the answer/replay): anything at or below is a duplicate.
-    var lastSeq: UInt64
-    /// Seq at which the subscription began (a re-subscribe with `since` is answered from it).
-    let startSeq: UInt64
-    /// `maxRate` pacing: minimum ms between two events (0: none), and when the next may go.
-    var minInterval: Millis
-    var nextAllowed: Millis = 0
-    /// The newest event not sent yet (conflation keeps only this one).
-    var pendingEvent: Event?
-    /// Answered but not started: the answer (of the whole batch) is not queued yet, so live
-    /// events wait here, in order, until `GatewaySession.start` sends the replay and them.
-    var isHeld = true
-    var heldEvents: [Event] = []
-    /// Live events a held subscription keeps at most (a batch waiting on a slow entry); older
-    /// ones are dropped, which the client sees as a jump in seq.
-    static let maxHeldEvents = 1024
-    var inPendingList = false
-    var indexInChannel = -1
-
-    init(session: GatewaySession, channel: ChannelName, lastSeq: UInt64, minInterval: Millis) {
-        self.sessionRef = Unmanaged.passUnretained(session)
-        self.channel = channel
-        self.lastSeq = lastSeq
-        self.startSeq = lastSeq
-        self.minInterval = minInterval
-    }
-}
-
-/// What became of a conflated event the hub tried to send.
-enum PendingOutcome {
-    case done
-    /// `maxRate` pacing: try again at this time.
-    case waitUntil(Millis)
-    /// The outgoing queue is still over its bound.
-    case waitForDrain
 }

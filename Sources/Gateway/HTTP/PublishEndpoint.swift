@@ -25,62 +25,94 @@ final class PublishEndpoint: Sendable {
                                         now: Clock.monotonicMillis()))
     }
 
-    func handle(_ request: HTTPRequest) -> HTTPResponse {
-        if isDraining() { return PublishEndpoint.error(.serviceUnavailable, "unavailable", "the gateway is shutting down") }
+    /// Answers through `respond`, exactly once: at once for a refused request, and for a
+    /// publish when the log completes (inline with the in-process log).
+    func handle(_ request: HTTPRequest, respond: @escaping (HTTPResponse) -> Void) {
+        switch check(request) {
+        case .refuse(let response):
+            respond(response)
+        case .publish(let items):
+            broker.publish(items, now: Clock.monotonicMillis(), on: nil) { result in
+                switch result {
+                case .success(let events): respond(PublishEndpoint.results(events))
+                case .failure(let error):
+                    respond(PublishEndpoint.error(.serviceUnavailable, error.reason, error == .tooManyChannels
+                        ? "the gateway holds its maximum number of channels" : "the channel store does not answer; nothing was published"))
+                }
+            }
+        }
+    }
+
+    /// For today's synchronous route: the in-process log answers inline. A log that does not
+    /// (Redis) needs the deferred route; until then its request is answered 503, nothing lost.
+    func handleInline(_ request: HTTPRequest) -> HTTPResponse {
+        var answer: HTTPResponse?
+        handle(request) { answer = $0 }
+        return answer ?? PublishEndpoint.error(.serviceUnavailable, "unavailable", "the publish did not complete inline")
+    }
+
+    /// What `check` decided: refuse with this answer, or publish these items.
+    private enum Checked {
+        case refuse(HTTPResponse)
+        case publish([PublishItem])
+    }
+
+    /// Everything before the publish: drain, key, body, items, rate.
+    private func check(_ request: HTTPRequest) -> Checked {
+        if isDraining() { return .refuse(PublishEndpoint.error(.serviceUnavailable, "unavailable", "the gateway is shutting down")) }
         // The header only: a key in a URL ends up in proxy and access logs.
         switch Credentials.bearer(request.head, allowQuery: false) {
         case .success(let token?) where credentials.isPublisherKey(token):
             break
         case .success(nil):
-            return PublishEndpoint.error(.unauthorized, "unauthenticated", "a publisher key is required (Authorization: Bearer KEY)",
-                                         headers: [("WWW-Authenticate", "Bearer")])
+            return .refuse(PublishEndpoint.error(.unauthorized, "unauthenticated", "a publisher key is required (Authorization: Bearer KEY)",
+                                                 headers: [("WWW-Authenticate", "Bearer")]))
         default:
-            return PublishEndpoint.error(.unauthorized, "unauthenticated", "invalid publisher key",
-                                         headers: [("WWW-Authenticate", "Bearer error=\"invalid_token\"")])
+            return .refuse(PublishEndpoint.error(.unauthorized, "unauthenticated", "invalid publisher key",
+                                                 headers: [("WWW-Authenticate", "Bearer error=\"invalid_token\"")]))
         }
         let body: JSONValue
         do {
             body = try JSONParser(maxDepth: 64).parse(request.body)
         } catch {
-            return PublishEndpoint.error(.badRequest, "parse_error", "invalid JSON: \(error.description)")
+            return .refuse(PublishEndpoint.error(.badRequest, "parse_error", "invalid JSON: \(error.description)"))
         }
         let entries: [JSONValue]
         switch body {
         case .array(let a):
-            guard !a.isEmpty else { return PublishEndpoint.error(.badRequest, "invalid_request", "empty batch") }
+            guard !a.isEmpty else { return .refuse(PublishEndpoint.error(.badRequest, "invalid_request", "empty batch")) }
             guard a.count <= configuration.maxPublishBatch else {
-                return PublishEndpoint.error(.payloadTooLarge, "too_large", "at most \(configuration.maxPublishBatch) events per request")
+                return .refuse(PublishEndpoint.error(.payloadTooLarge, "too_large", "at most \(configuration.maxPublishBatch) events per request"))
             }
             entries = a
         case .object:
             entries = [body]
         default:
-            return PublishEndpoint.error(.badRequest, "invalid_request", "the body must be an event object or an array of them")
+            return .refuse(PublishEndpoint.error(.badRequest, "invalid_request", "the body must be an event object or an array of them"))
         }
-        var items: [(channel: ChannelName, data: JSONValue)] = []
+        var items: [PublishItem] = []
         items.reserveCapacity(entries.count)
         for (i, entry) in entries.enumerated() {
             switch PublishEndpoint.item(entry) {
             case .success(let item): items.append(item)
-            case .failure(let f): return PublishEndpoint.error(f.status, f.reason, f.message, index: entries.count > 1 || body.arrayValue != nil ? i : nil)
+            case .failure(let f):
+                return .refuse(PublishEndpoint.error(f.status, f.reason, f.message, index: body.arrayValue != nil ? i : nil))
             }
         }
-        let now = Clock.monotonicMillis()
-        let admitted = bucket.withLock { $0.take(items.count, now: now) }
+        let admitted = bucket.withLock { $0.take(items.count, now: Clock.monotonicMillis()) }
         guard admitted else {
-            return PublishEndpoint.error(.tooManyRequests, "rate_limited", "publish rate over \(configuration.publisherRequestRate) events/s")
+            return .refuse(PublishEndpoint.error(.tooManyRequests, "rate_limited", "publish rate over \(configuration.publisherRequestRate) events/s"))
         }
-        let positions: [StreamPosition]
-        do {
-            positions = try broker.publish(items, now: now)
-        } catch {
-            return PublishEndpoint.error(.serviceUnavailable, "too_many_channels", "the gateway holds its maximum number of channels")
-        }
-        var w = JSONWriter(reservingCapacity: 32 + positions.count * 64)
+        return .publish(items)
+    }
+
+    /// `{"results":[{"channel","epoch","seq"},…]}` in request order.
+    static func results(_ events: [Event]) -> HTTPResponse {
+        var w = JSONWriter(reservingCapacity: 32 + events.count * 64)
         w.writeRaw("{\"results\":[")
-        for (i, (item, p)) in zip(items, positions).enumerated() {
+        for (i, e) in events.enumerated() {
             if i > 0 { w.writeRaw(",") }
-            w.write(.object(ChannelMethods.positionResult(item.channel, p)))
+            w.write(.object(ChannelMethods.positionResult(e.channel, e.position)))
         }
         w.writeRaw("]}")
         return HTTPResponse(status: .ok, headers: [("Content-Type", "application/json")], body: w.bytes)
@@ -92,7 +124,7 @@ final class PublishEndpoint: Sendable {
         let message: String
     }
 
-    static func item(_ entry: JSONValue) -> Result<(channel: ChannelName, data: JSONValue), ItemError> {
+    static func item(_ entry: JSONValue) -> Result<PublishItem, ItemError> {
         guard case .object(let o) = entry else {
             return .failure(ItemError(status: .badRequest, reason: "invalid_request", message: "each event must be an object"))
         }

@@ -16,7 +16,7 @@ enum ChannelMethods {
 
         registry.register(MethodSpec("publish", params: [.required("channel", .string), .required("data", .object)]) { call in
             guard let channel = channelParam(call) else { return }
-            guard call.session.role.isPublisher else {
+            guard call.client.role.isPublisher else {
                 call.fail(.forbidden("publishing needs a publisher key"))
                 return
             }
@@ -31,11 +31,11 @@ enum ChannelMethods {
             case nil:
                 break
             }
-            do {
-                let positions = try broker.publish([(channel, data)], now: call.session.now)
-                call.succeed(.object(positionResult(channel, positions[0])))
-            } catch {
-                call.fail(.limitExceeded("too_many_channels", "the gateway holds its maximum number of channels"))
+            broker.publish([(channel, data)], now: call.session.now, on: call.client.loop) { result in
+                switch result {
+                case .success(let events): call.succeed(.object(positionResult(channel, events[0].position)))
+                case .failure(let error): call.fail(error.rpcError)
+                }
             }
         })
 
@@ -53,10 +53,16 @@ enum ChannelMethods {
                 channels.append(ch)
             }
             guard marketAllowed(call, configuration) else { return }
-            let events = broker.latest(channels)
-            var prices = JSONObject()
-            for (ch, e) in zip(channels, events) { prices.set(ch.key, e?.params ?? .null) }
-            call.succeed(.object(JSONObject([("prices", .object(prices))])))
+            broker.latest(channels, on: call.client.loop) { result in
+                switch result {
+                case .success(let events):
+                    var prices = JSONObject()
+                    for (ch, e) in zip(channels, events) { prices.set(ch.key, e?.params ?? .null) }
+                    call.succeed(.object(JSONObject([("prices", .object(prices))])))
+                case .failure(let error):
+                    call.fail(error.rpcError)
+                }
+            }
         })
 
         registry.register(MethodSpec("predictions.latest", params: [.required("symbol", .string)]) { call in
@@ -65,7 +71,12 @@ enum ChannelMethods {
                 return
             }
             guard marketAllowed(call, configuration) else { return }
-            call.succeed(broker.latest(ch)?.params ?? .null)
+            broker.latest([ch], on: call.client.loop) { result in
+                switch result {
+                case .success(let events): call.succeed(events.first??.params ?? .null)
+                case .failure(let error): call.fail(error.rpcError)
+                }
+            }
         })
     }
 
@@ -83,7 +94,7 @@ enum ChannelMethods {
     }
 
     private static func marketAllowed(_ call: RPCCall, _ configuration: GatewayConfiguration) -> Bool {
-        if configuration.requireLoginForMarket, case .anonymous = call.session.role {
+        if configuration.requireLoginForMarket, case .anonymous = call.client.role {
             call.fail(.unauthenticated("market data needs a logged-in user on this gateway"))
             return false
         }
@@ -97,7 +108,7 @@ enum ChannelMethods {
         case .prices, .predictions:
             return marketAllowed(call, configuration)
         case .portfolio:
-            switch call.session.role {
+            switch call.client.role {
             case .anonymous:
                 call.fail(.unauthenticated("portfolio channels need a logged-in owner"))
                 return false
@@ -142,31 +153,44 @@ enum ChannelMethods {
         if let existing = session.subscription(channel.name) {
             // Idempotent: no second delivery; a new maxRate applies from now.
             existing.minInterval = minInterval
-            let pos = broker.position(channel) ?? StreamPosition(epoch: "", seq: 0)
-            var result = positionResult(channel, pos)
-            if let since {
-                // Everything after the subscription began reaches this client anyway.
-                result.set("recovered", .bool(since.epoch == pos.epoch && since.seq >= existing.startSeq && since.seq <= pos.seq))
+            broker.position(channel, on: session.eventLoop) { answer in
+                let pos: StreamPosition
+                switch answer {
+                case .failure(let error):
+                    call.fail(error.rpcError)
+                    return
+                case .success(let position):
+                    pos = position ?? StreamPosition(epoch: "", seq: 0)
+                }
+                var result = positionResult(channel, pos)
+                if let since {
+                    // Everything after the subscription began reaches this client anyway.
+                    result.set("recovered", .bool(since.epoch == pos.epoch && since.seq >= existing.startSeq && since.seq <= pos.seq))
+                }
+                call.succeed(.object(result))
             }
-            call.succeed(.object(result))
             return
         }
         guard session.subscriptionCount < configuration.maxSubscriptions else {
             call.fail(.limitExceeded("too_many_subscriptions", "at most \(configuration.maxSubscriptions) subscriptions per connection"))
             return
         }
-        let grant: Broker.Grant
-        do {
-            grant = try broker.subscribe(channel, hub: session.hub.index, since: since, snapshot: snapshot, now: session.now)
-        } catch {
-            call.fail(.limitExceeded("too_many_channels", "the gateway holds its maximum number of channels"))
-            return
+        // On the hub (held) before the log is asked: live events may arrive before its answer.
+        let subscription = session.addSubscription(channel, minInterval: minInterval)
+        broker.subscribe(channel, hub: session.hub.index, since: since, snapshot: snapshot, now: session.now,
+                         on: session.eventLoop) { answer in
+            switch answer {
+            case .failure(let error):
+                session.abandon(subscription)
+                call.fail(error.rpcError)
+            case .success(let grant):
+                var result = positionResult(channel, StreamPosition(epoch: grant.epoch, seq: grant.seq))
+                if let recovered = grant.recovered { result.set("recovered", .bool(recovered)) }
+                session.granted(subscription, grant)
+                let replay = grant.replay
+                call.afterReply { session.start(subscription, replay: replay) }
+                call.succeed(.object(result))
+            }
         }
-        var result = positionResult(channel, StreamPosition(epoch: grant.epoch, seq: grant.seq))
-        if let recovered = grant.recovered { result.set("recovered", .bool(recovered)) }
-        let subscription = session.addSubscription(channel, grant: grant, minInterval: minInterval)
-        let replay = grant.replay
-        call.afterReply { session.start(subscription, replay: replay) }
-        call.succeed(.object(result))
     }
 }

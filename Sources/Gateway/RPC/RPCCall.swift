@@ -4,11 +4,12 @@ import Reactor
 import Synchronization
 
 /// One request being handled. The handler answers exactly once with `succeed` or `fail`, on the
-/// session's event loop thread (work done elsewhere hops back with `loop.execute` first). A
-/// notification's answer is dropped, as JSON-RPC says.
+/// session's event loop thread (work done elsewhere answers through `deferred()`). A
+/// notification's answer is dropped, as JSON-RPC says. What the handler may do with its
+/// connection is `client`; the session itself stays inside the gateway.
 public final class RPCCall {
     public let request: RPCRequest
-    public let session: GatewaySession
+    let session: GatewaySession
     private let collector: ReplyCollector
     private var answered = false
 
@@ -19,6 +20,8 @@ public final class RPCCall {
     }
 
     public var method: String { request.method }
+    /// The connection this request came on: identity, loop, notifications.
+    public var client: ClientContext { ClientContext(session: session) }
     public var params: JSONObject { request.params ?? JSONObject() }
 
     public func succeed(_ result: JSONValue) {
@@ -102,6 +105,7 @@ final class ReplyCollector {
 
 /// Answers an `RPCCall` from any thread (see `RPCCall.deferred`). The call itself never leaves
 /// its loop: the token only carries it across, and it is touched again on that loop.
+// @unchecked: `call` is not Sendable but is only touched inside tasks run on its own `loop`.
 public final class DeferredAnswer: @unchecked Sendable {
     // Only dereferenced inside tasks that run on `loop` (the call's own thread).
     private let call: RPCCall

@@ -47,6 +47,8 @@ public struct RPCError: Error, Sendable {
         RPCError(code: invalidParamsCode, reason: reason, message: message, details: [("param", .string(param))])
     }
 
+    public static let positionalParams = invalidParam("params", "params must be an object (by-name)")
+
     public static func invalidChannel(_ message: String = "unknown channel prefix or bad channel name") -> RPCError {
         RPCError(code: invalidParamsCode, reason: "invalid_channel", message: message)
     }

@@ -5,8 +5,11 @@ public struct RPCRequest: Sendable {
     /// The id exactly as sent (number, string or null); nil for a notification, which gets no answer.
     public let id: JSONValue?
     public let method: String
-    /// nil when the request had no `params` member.
+    /// nil when the request had no `params` member (or positional ones, see below).
     public let params: JSONObject?
+    /// `"params":[…]`: valid JSON-RPC that our methods do not take. Refused at the params step
+    /// (−32602), so a notification carrying them is dropped unanswered like any other.
+    let paramsArePositional: Bool
 
     /// Decodes one batch entry or single message. On failure, the id to answer with (null when
     /// the id itself is unusable) and the error.
@@ -34,17 +37,15 @@ public struct RPCRequest: Sendable {
             return .failure(Failure(id: id ?? .null, error: .invalidRequest("unknown member '\(shown)' in the request")))
         }
         var params: JSONObject?
+        var positional = false
         switch o["params"] {
         case nil: break
         case .object(let p)?: params = p
-        case .array?:
-            return .failure(Failure(id: id ?? .null, error: RPCError(code: RPCError.invalidParamsCode, reason: "invalid_param",
-                                                                     message: "params must be an object (by-name)",
-                                                                     details: [("param", .string("params"))])))
+        case .array?: positional = true
         default:
             return .failure(Failure(id: id ?? .null, error: .invalidRequest("params must be an object")))
         }
-        return .success(RPCRequest(id: id, method: method, params: params))
+        return .success(RPCRequest(id: id, method: method, params: params, paramsArePositional: positional))
     }
 
     public struct Failure: Error, Sendable {

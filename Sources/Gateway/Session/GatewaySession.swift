@@ -4,31 +4,26 @@ import Reactor
 import Server
 import WebSocketProtocol
 
-/// The JSON-RPC session on one /ws connection: decodes messages, applies the rate limit,
-/// dispatches to registered methods, and receives channel events from its loop's hub, with
-/// `maxRate` pacing, conflation over the outgoing bound and the slow-consumer close (4008).
-/// Lives on its connection's loop thread.
-public final class GatewaySession: WebSocketApplication {
-    /// The connection owns the session (as its application), not the other way round. Both
-    /// stay alive until `webSocketDidClose` (the loop reaps a connection only after that call),
-    /// so every use below is behind `isClosed`, and the references are unretained. The
-    /// per-delivery path reads them through `_withUnsafeGuaranteedRef`: no retain and release
-    /// around each use.
-    private let wsRef: Unmanaged<WebSocketConnection>
-    private let connectionRef: Unmanaged<Connection>
-    private var ws: WebSocketConnection { wsRef.takeUnretainedValue() }
-    private var connection: Connection { connectionRef.takeUnretainedValue() }
+/// One /ws connection of the gateway: who it is (its role), its subscriptions and the delivery
+/// of their events — `maxRate` pacing, conflation over the outgoing bound and the slow-consumer
+/// close (4008), decided by `DeliveryDecision`. Messages from the client go to its
+/// `RPCDispatcher`. Lives on its connection's loop thread.
+final class GatewaySession: WebSocketApplication {
+    /// Owner: the connection, which owns this session (as its application) and keeps it until
+    /// after `webSocketDidClose`; every use below is behind `isClosed`.
+    private let ws: Unretained<WebSocketConnection>
+    /// Owner: the loop's slab, which reaps the connection only after `webSocketDidClose`.
+    private let connection: Unretained<Connection>
+    /// Owner: the server, whose loops outlive every connection on them.
+    private let loop: Unretained<EventLoop>
     let context: GatewayContext
     let hub: LoopHub
-    private unowned(unsafe) let loop: EventLoop
-    public private(set) var role: Role
-    public private(set) var isClosed = false
+    private(set) var role: Role
+    private(set) var isClosed = false
+    private var dispatcher: RPCDispatcher
 
     /// Channel name → subscription.
     private(set) var subscriptions: [String: Subscription] = [:]
-    private var bucket: TokenBucket
-    private var limitedInWindow = 0
-    private var windowStart: Millis
     /// When the outgoing queue went over its bound (nil while under it).
     private var overBoundSince: Millis?
     var inOverBoundList = false
@@ -37,107 +32,61 @@ public final class GatewaySession: WebSocketApplication {
     private let outgoingBound: Int
 
     init(ws: WebSocketConnection, context: GatewayContext, hub: LoopHub, role: Role) {
-        self.wsRef = Unmanaged.passUnretained(ws)
-        self.connectionRef = Unmanaged.passUnretained(ws.connection)
+        self.ws = Unretained(ws)
+        self.connection = Unretained(ws.connection)
+        self.loop = Unretained(ws.connection.loop)
         self.context = context
         self.hub = hub
-        self.loop = ws.connection.loop
         self.role = role
-        let c = context.configuration
-        self.outgoingBound = c.outgoingBound
-        let publisher = role.isPublisher
-        self.bucket = TokenBucket(rate: publisher ? c.publisherRequestRate : c.requestRate,
-                                  burst: publisher ? c.publisherRequestBurst : c.requestBurst, now: ws.connection.loop.now)
-        self.windowStart = ws.connection.loop.now
+        self.outgoingBound = context.configuration.outgoingBound
+        self.dispatcher = RPCDispatcher(role: role, configuration: context.configuration, now: ws.connection.loop.now)
+        if case .user(let id) = role { context.sessions.enter(self, user: id, loop: hub.index) }
     }
 
-    var now: Millis { loop.now }
+    var now: Millis { loop.with { $0.now } }
     /// The loop this session lives on (deferred answers come back through it).
-    var eventLoop: EventLoop { loop }
+    var eventLoop: EventLoop { loop.object }
     var logger: Logger { context.logger }
-    var connectionID: String { isClosed ? "-" : connection.id.description }
+    var connectionID: String { isClosed ? "-" : connection.object.id.description }
 
-    func assertInLoop() { loop.assertInLoop() }
+    func assertInLoop() { loop.with { $0.assertInLoop() } }
 
     /// Bytes queued to this client and not yet taken by the kernel.
-    var queuedBytes: Int { isClosed ? 0 : connectionRef._withUnsafeGuaranteedRef { $0.queuedBytes } }
+    var queuedBytes: Int { isClosed ? 0 : connection.with { $0.queuedBytes } }
 
     // MARK: Receiving
 
     /// Open and not closing: worth reading requests from.
-    private var isActive: Bool { !isClosed && ws.isOpen }
+    var isActive: Bool { !isClosed && ws.with { $0.isOpen } }
 
-    public func webSocket(_ ws: WebSocketConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
+    func webSocket(_ ws: WebSocketConnection, didReceive opcode: Opcode, payload: UnsafeRawBufferPointer) {
         guard isActive else { return }
         guard opcode == .text else {
             ws.close(.unsupportedData, reason: "binary messages are not supported on /ws")
             return
         }
-        let message: JSONValue
-        do {
-            message = try context.parser.parse(payload)
-        } catch {
-            consumeRateToken()   // garbage counts toward the abuse limit like anything else
-            sendReply(RPCResponse.failure(id: .null, .parseError("invalid JSON: \(error.description)")))
-            return
-        }
-        switch message {
-        case .array(let entries):
-            guard !entries.isEmpty else {
-                consumeRateToken()
-                sendReply(RPCResponse.failure(id: .null, .invalidRequest("empty batch", reason: "empty_batch")))
-                return
-            }
-            let collector = ReplyCollector(session: self, entries: entries.count, isBatch: true)
-            // A close (4029 halfway through) ends the batch: the rest would only be refused.
-            for entry in entries where isActive { dispatch(entry, collector) }
-        default:
-            dispatch(message, ReplyCollector(session: self, entries: 1, isBatch: false))
-        }
+        dispatcher.receive(payload, for: self)
     }
 
-    private func dispatch(_ value: JSONValue, _ collector: ReplyCollector) {
-        let request: RPCRequest
-        switch RPCRequest.decode(value) {
-        case .failure(let f):
-            _ = consumeRateToken()
-            collector.add(RPCResponse.failure(id: f.id, f.error))
-            return
-        case .success(let r):
-            request = r
-        }
-        let call = RPCCall(request: request, session: self, collector: collector)
-        guard consumeRateToken() else {
-            call.fail(.rateLimited)
-            return
-        }
-        guard let method = context.methods.method(request.method) else {
-            call.fail(.methodNotFound(request.method))
-            return
-        }
-        if let error = method.check(request.params) {
-            call.fail(error)
-            return
-        }
-        method.handler(call)
-    }
+    // MARK: Identity
 
-    /// Takes a token from the request bucket; counts refusals and closes the connection (4029)
-    /// when a client keeps going far past the limit.
-    @discardableResult
-    private func consumeRateToken() -> Bool {
-        let t = now
-        if bucket.take(now: t) { return true }
-        if t &- windowStart >= context.configuration.abuseWindow {
-            windowStart = t
-            limitedInWindow = 0
+    /// Log in, log out, another user: the registry follows, and subscriptions the new identity
+    /// may not hold end with an `unsubscribed` notification (contract 2a): the earlier user's
+    /// `portfolio:` channels, and market channels when they need a login and there is none now.
+    func changeIdentity(to newRole: Role) {
+        guard !isClosed, newRole != role else { return }
+        let old = role
+        role = newRole
+        if case .user(let id) = old { context.sessions.leave(self, user: id, loop: hub.index) }
+        if case .user(let id) = newRole { context.sessions.enter(self, user: id, loop: hub.index) }
+        let reason = newRole == .anonymous ? "logged_out" : "identity_changed"
+        let marketNeedsLogin = context.configuration.requireLoginForMarket && newRole == .anonymous
+        let ending = subscriptions.values.filter { s in
+            s.channel.kind == .portfolio ? old != .anonymous : marketNeedsLogin
+        }.map(\.channel).sorted { $0.name < $1.name }
+        for channel in ending where stopSubscription(channel.name) {
+            notify("unsubscribed", .object(JSONObject([("channel", .string(channel.name)), ("reason", .string(reason))])))
         }
-        limitedInWindow += 1
-        if limitedInWindow > context.configuration.abuseLimit && isActive {
-            logger.info("rate limit abuse: closing", [("conn", connectionID), ("limited", String(limitedInWindow))])
-            close(.rateLimitAbuse, reason: "rate limit abuse")
-        }
-        return false
     }
 
     // MARK: Sending
@@ -145,77 +94,79 @@ public final class GatewaySession: WebSocketApplication {
     /// Queues a reply (they count toward the outgoing bound like events).
     func sendReply(_ bytes: [UInt8]) {
         guard !isClosed else { return }
-        bytes.withUnsafeBytes { ws.send(.text, $0) }
+        ws.with { ws in bytes.withUnsafeBytes { ws.send(.text, $0) } }
         noteQueued()
     }
 
+    /// `{"jsonrpc":"2.0","method":M,"params":P}` to this client.
+    func notify(_ method: String, _ params: JSONValue) {
+        var w = JSONWriter(reservingCapacity: 96)
+        w.writeRaw("{\"jsonrpc\":\"2.0\",\"method\":")
+        w.writeString(method)
+        w.writeRaw(",\"params\":")
+        w.write(params)
+        w.writeRaw("}")
+        sendReply(w.bytes)
+    }
+
     private func noteQueued() {
-        if overBoundSince == nil && queuedBytes > outgoingBound {
-            overBoundSince = now
-            hub.watchOverBound(self)
-        }
+        if overBoundSince == nil && queuedBytes > outgoingBound { startOverBoundClock(now) }
+    }
+
+    private func startOverBoundClock(_ now: Millis) {
+        overBoundSince = now
+        hub.watchOverBound(self)
+    }
+
+    /// Fan-out is about to reach this session: start loading its socket's objects.
+    @inline(__always)
+    func prefetchTransport() {
+        ws.prefetch()
+        connection.prefetch()
     }
 
     /// Fan-out to this session: its events of the pass are written at `endBurst`
     /// (see `Connection.beginBurst`).
-    /// Fan-out is about to reach this session: start loading its socket's objects.
-    @inline(__always)
-    func prefetchTransport() {
-        prefetch(wsRef)
-        prefetch(connectionRef)
-    }
-
     func beginBurst() {
-        if !isClosed { connectionRef._withUnsafeGuaranteedRef { $0.beginBurst() } }
+        if !isClosed { connection.with { $0.beginBurst() } }
     }
 
     func endBurst() {
-        if !isClosed { connectionRef._withUnsafeGuaranteedRef { $0.endBurst() } }
+        if !isClosed { connection.with { $0.endBurst() } }
     }
 
     func close(_ code: CloseCode, reason: String) {
         guard !isClosed else { return }
-        ws.close(code, reason: reason)
+        ws.with { $0.close(code, reason: reason) }
     }
 
-    /// Sends an event to one subscription, now or later: `maxRate` pacing and a full outgoing
-    /// queue keep only the newest event of a price/prediction channel. Portfolio events are
-    /// never conflated: past twice the bound the connection is closed instead (4008), so the
-    /// client reconnects and recovers rather than silently missing one.
+    /// Sends an event to one subscription, now or later, as `DeliveryDecision` says.
+    @inline(__always)
     func deliver(_ event: Event, to s: Subscription, now: Millis) {
-        guard !isClosed, event.seq > s.lastSeq else { return }
-        if s.isHeld {
-            if s.heldEvents.count >= Subscription.maxHeldEvents { s.heldEvents.removeFirst() }
-            s.heldEvents.append(event)
-            return
-        }
-        if s.minInterval > 0 && now < s.nextAllowed {
+        let action = DeliveryDecision.decide(
+            seq: event.seq, lastSeq: s.lastSeq, closed: isClosed, held: s.isHeld,
+            minInterval: s.minInterval, nextAllowed: s.nextAllowed, now: now,
+            queued: isClosed ? 0 : connection.with { $0.queuedBytes }, bound: outgoingBound,
+            conflatable: event.channel.kind.isConflatable)
+        if action.overBound && overBoundSince == nil { startOverBoundClock(now) }
+        switch action {
+        case .send, .sendOverBound:
+            send(event, to: s, now: now)
+        case .pace, .conflate:
             s.pendingEvent = event
             hub.markPending(s)
-            return
+        case .hold:
+            if s.heldEvents.count >= Subscription.maxHeldEvents { s.heldEvents.removeFirst() }
+            s.heldEvents.append(event)
+        case .closeSlowConsumer:
+            slowConsumer("outgoing queue over twice its bound with a private event to deliver")
+        case .drop:
+            break
         }
-        let queued = queuedBytes
-        let bound = outgoingBound
-        if queued > bound {
-            if overBoundSince == nil {
-                overBoundSince = now
-                hub.watchOverBound(self)
-            }
-            if event.channel.kind.isConflatable {
-                s.pendingEvent = event
-                hub.markPending(s)
-                return
-            }
-            if queued > 2 * bound {
-                slowConsumer("outgoing queue over twice its bound with a private event to deliver")
-                return
-            }
-        }
-        send(event, to: s, now: now)
     }
 
     private func send(_ event: Event, to s: Subscription, now: Millis) {
-        let plain = wsRef._withUnsafeGuaranteedRef { ws in
+        let plain = ws.with { ws in
             guard ws.sharedCompressionKey == nil else { return false }
             // The common case, without the hub's cache. Borrowed: inside the hub's burst the
             // event is held by the hub's batch until the burst ends.
@@ -223,7 +174,7 @@ public final class GatewaySession: WebSocketApplication {
             return true
         }
         if !plain {
-            ws.send(sharedFrame: hub.frame(for: event, to: ws))
+            ws.with { $0.send(sharedFrame: hub.frame(for: event, to: $0)) }
         }
         s.lastSeq = event.seq
         s.pendingEvent = nil
@@ -231,16 +182,26 @@ public final class GatewaySession: WebSocketApplication {
         noteQueued()
     }
 
-    /// The hub retries a conflated event.
+    /// The hub retries a conflated event: the same decision, for an event already kept.
     func sendPending(_ s: Subscription, now: Millis) -> PendingOutcome {
-        guard !isClosed, subscriptions[s.channel.name] === s, let event = s.pendingEvent, event.seq > s.lastSeq else {
+        guard subscriptions[s.channel.name] === s, let event = s.pendingEvent else {
             s.pendingEvent = nil
             return .done
         }
-        if s.minInterval > 0 && now < s.nextAllowed { return .waitUntil(s.nextAllowed) }
-        if queuedBytes > outgoingBound { return .waitForDrain }
-        send(event, to: s, now: now)
-        return .done
+        let action = DeliveryDecision.decide(
+            seq: event.seq, lastSeq: s.lastSeq, closed: isClosed, held: false,
+            minInterval: s.minInterval, nextAllowed: s.nextAllowed, now: now,
+            queued: queuedBytes, bound: outgoingBound, conflatable: true)
+        switch action {
+        case .pace: return .waitUntil(s.nextAllowed)
+        case .conflate: return .waitForDrain
+        case .send, .sendOverBound:
+            send(event, to: s, now: now)
+            return .done
+        case .drop, .hold, .closeSlowConsumer:
+            s.pendingEvent = nil
+            return .done
+        }
     }
 
     /// The hub's periodic look at a session over its bound: true while it should keep watching.
@@ -263,7 +224,7 @@ public final class GatewaySession: WebSocketApplication {
         // Its backlog goes: the client recovers what it missed with `since` after reconnecting,
         // and sees the 4008 now rather than after megabytes it was too slow to read.
         guard !isClosed else { return }
-        ws.close(.slowConsumer, reason: "slow consumer", discardingQueued: true)
+        ws.with { $0.close(.slowConsumer, reason: "slow consumer", discardingQueued: true) }
     }
 
     // MARK: Subscriptions
@@ -272,13 +233,31 @@ public final class GatewaySession: WebSocketApplication {
 
     var subscriptionCount: Int { subscriptions.count }
 
-    /// Registers a subscription at once (so no live event is missed) but holds its delivery
-    /// until `start`, which the subscribe call runs once its answer is queued.
-    func addSubscription(_ channel: ChannelName, grant: Broker.Grant, minInterval: Millis) -> Subscription {
-        let s = Subscription(session: self, channel: channel, lastSeq: grant.seq, minInterval: minInterval)
+    /// Registers a subscription on the hub at once (so no live event is missed) but holds its
+    /// delivery until `start`, which the subscribe call runs once its answer is queued.
+    func addSubscription(_ channel: ChannelName, minInterval: Millis) -> Subscription {
+        let s = Subscription(session: self, channel: channel, minInterval: minInterval)
         subscriptions[channel.name] = s
         hub.add(s)
         return s
+    }
+
+    /// The log answered: events up to the answered seq are covered by the answer (and replay).
+    /// A subscription that ended while the log was asked gives its count back.
+    func granted(_ s: Subscription, _ grant: ChannelGrant) {
+        s.isGranted = true
+        s.lastSeq = grant.seq
+        s.startSeq = grant.seq
+        if isClosed || subscriptions[s.channel.name] !== s {
+            context.broker.unsubscribe([s.channel], hub: hub.index, now: now)
+        }
+    }
+
+    /// The log refused (the fan-out join is already undone).
+    func abandon(_ s: Subscription) {
+        hub.remove(s)
+        s.heldEvents = []
+        if subscriptions[s.channel.name] === s { subscriptions[s.channel.name] = nil }
     }
 
     /// Sends the replay (never paced or conflated: the client asked to catch up), then the live
@@ -306,20 +285,22 @@ public final class GatewaySession: WebSocketApplication {
         return true
     }
 
-    public func webSocketDidClose(_ ws: WebSocketConnection, code: CloseCode) {
+    func webSocketDidClose(_ ws: WebSocketConnection, code: CloseCode) {
         isClosed = true
+        if case .user(let id) = role { context.sessions.leave(self, user: id, loop: hub.index) }
         let subs = Array(subscriptions.values)
         subscriptions = [:]
         leave(subs)
     }
 
-    /// Takes subscriptions off the hub and the broker (one lock for all of them).
+    /// Takes subscriptions off the hub and the broker (one lock for all of them). One still
+    /// waiting for the log's answer gives its count back when the answer comes (`granted`).
     private func leave(_ subs: [Subscription]) {
         for s in subs {
             hub.remove(s)
             s.pendingEvent = nil
             s.heldEvents = []
         }
-        context.broker.detach(subs.map(\.channel), hub: hub.index)
+        context.broker.unsubscribe(subs.filter(\.isGranted).map(\.channel), hub: hub.index, now: now)
     }
 }

@@ -1,0 +1,110 @@
+import JSON
+import Reactor
+
+/// Where channel events get their positions (epoch, seq) and where history and the latest event
+/// live: in this process (`LocalChannelLog`) or, with replicas, in Redis. A log hands every event
+/// it positions to the `FanOut` (in seq order per channel), which delivers it to subscribers.
+///
+/// Every call completes through its callback on the caller's loop (`loop`; nil for a caller on
+/// no loop, e.g. the synchronous HTTP route, which only an inline log can serve). A log that can
+/// answer at once — the in-process one — calls back inline, before returning: no hop, no cost.
+public protocol ChannelLog: AnyObject, Sendable {
+    /// Positions every item, in order, all or none; hands the events to the fan-out before
+    /// completing, and completes with them (one per item, in request order).
+    func publish(_ items: [PublishItem], now: Millis, on loop: EventLoop?,
+                 _ done: @escaping (Result<[Event], ChannelLogError>) -> Void)
+
+    /// Counts a subscriber of `channel` and decides, atomically with respect to publishes, what
+    /// to answer and replay. The caller has joined the fan-out before: every event positioned
+    /// after the answered seq reaches it live.
+    func subscribe(_ channel: ChannelName, since: StreamPosition?, snapshot: Bool, now: Millis, on loop: EventLoop?,
+                   _ done: @escaping (Result<ChannelGrant, ChannelLogError>) -> Void)
+
+    /// Undoes `subscribe` for each channel (one subscriber each); never fails.
+    func unsubscribe(_ channels: [ChannelName], now: Millis)
+
+    /// The channel's current position (nil: the log does not hold it).
+    func position(_ channel: ChannelName, on loop: EventLoop?,
+                  _ done: @escaping (Result<StreamPosition?, ChannelLogError>) -> Void)
+
+    /// The newest event of each channel, whatever its age (`*.latest`, snapshots).
+    func latest(_ channels: [ChannelName], on loop: EventLoop?, _ done: @escaping (Result<[Event?], ChannelLogError>) -> Void)
+
+    /// The held events after `since`, oldest first; nil when the history cannot cover them all
+    /// (another epoch, trimmed). For repairing a hole in what a replica delivered.
+    func history(_ channel: ChannelName, after since: StreamPosition, now: Millis, on loop: EventLoop?,
+                 _ done: @escaping (Result<[Event]?, ChannelLogError>) -> Void)
+
+    /// Periodic upkeep (expired history, quiet channels); called by one loop every `trimInterval`.
+    func trim(now: Millis)
+    var trimInterval: Millis { get }
+
+    /// Channels this log holds (metrics, tests).
+    var channelCount: Int { get }
+}
+
+public typealias PublishItem = (channel: ChannelName, data: JSONValue)
+
+/// What a log can refuse.
+public enum ChannelLogError: Error, Equatable, Sendable {
+    /// The channel table is full (a publish or subscribe would create one more).
+    case tooManyChannels
+    /// The shared log (Redis) does not answer: nothing was published.
+    case unavailable
+
+    /// The JSON-RPC error a client gets (−32008 / −32013).
+    public var rpcError: RPCError {
+        switch self {
+        case .tooManyChannels: .limitExceeded("too_many_channels", "the gateway holds its maximum number of channels")
+        case .unavailable: .unavailable("the channel store does not answer; nothing was published")
+        }
+    }
+
+    /// The `reason` of the HTTP 503 answer.
+    public var reason: String {
+        switch self {
+        case .tooManyChannels: "too_many_channels"
+        case .unavailable: "unavailable"
+        }
+    }
+}
+
+/// A subscription as the log grants it: the position to answer, whether `since` was honoured,
+/// and the events the subscriber must get before live ones.
+public struct ChannelGrant: Sendable {
+    public let epoch: String
+    public let seq: UInt64
+    /// nil when no `since` was given.
+    public let recovered: Bool?
+    /// Events to send right after the answer, oldest first: those after `since` when
+    /// recovered, else the latest one when a snapshot was asked for.
+    public let replay: [Event]
+
+    public init(epoch: String, seq: UInt64, recovered: Bool?, replay: [Event]) {
+        self.epoch = epoch
+        self.seq = seq
+        self.recovered = recovered
+        self.replay = replay
+    }
+}
+
+/// History and retention settings of a channel log, with the contract's defaults.
+public struct ChannelLogSettings: Sendable {
+    /// Events kept per channel for `since` recovery.
+    public var historySize = 1_000
+    /// Events older than this (ms) are not replayed. A channel that never had an event is
+    /// kept this long after its last subscriber left, so the epoch it answered stays valid.
+    public var historyTTL: Millis = 300_000
+    /// The same for `portfolio:` channels: a phone away for hours still recovers.
+    public var portfolioHistoryTTL: Millis = 86_400_000
+    /// Channels the log holds at most (a publisher cannot grow memory without bound).
+    public var maxChannels = 50_000
+    /// Memory all histories together may hold (estimated, see `Event.footprint`): count
+    /// and age alone allow 50,000 channels × 1,000 events, tens of GB. Over it, every
+    /// channel gives up the older half of its history until the total fits.
+    public var historyBytes = 256 << 20
+
+    public init() {}
+
+    func ttl(_ kind: ChannelKind) -> Millis { kind == .portfolio ? portfolioHistoryTTL : historyTTL }
+}

@@ -1,0 +1,202 @@
+import JSON
+import Reactor
+import Synchronization
+
+/// The in-process channel log: every channel's stream position, bounded history and latest
+/// event, shared by all event loops. Every call completes inline, before it returns.
+///
+/// One lock guards all channels: the work under it is an append and the hand-off to the fan-out
+/// (a few pointer pushes); the expensive part, one queue append per subscriber, happens on the
+/// loops outside it. Lock order: this log, then the fan-out, then a hub's inbox.
+public final class LocalChannelLog: ChannelLog {
+    let settings: ChannelLogSettings
+    private let fanOut: FanOut
+    private let state = Mutex<Table>(Table())
+
+    struct Table {
+        var channels: [String: ChannelRecord] = [:]
+        /// Sum of every record's `heldBytes`.
+        var historyBytes = 0
+    }
+
+    init(settings: ChannelLogSettings, fanOut: FanOut) {
+        self.settings = settings
+        self.fanOut = fanOut
+    }
+
+    // MARK: ChannelLog
+
+    public func publish(_ items: [PublishItem], now: Millis, on loop: EventLoop?,
+                        _ done: @escaping (Result<[Event], ChannelLogError>) -> Void) {
+        done(Result { () throws(ChannelLogError) in try publish(items, now: now) })
+    }
+
+    public func subscribe(_ channel: ChannelName, since: StreamPosition?, snapshot: Bool, now: Millis, on loop: EventLoop?,
+                          _ done: @escaping (Result<ChannelGrant, ChannelLogError>) -> Void) {
+        done(Result { () throws(ChannelLogError) in try subscribe(channel, since: since, snapshot: snapshot, now: now) })
+    }
+
+    public func position(_ channel: ChannelName, on loop: EventLoop?,
+                         _ done: @escaping (Result<StreamPosition?, ChannelLogError>) -> Void) {
+        done(.success(position(channel)))
+    }
+
+    public func latest(_ channels: [ChannelName], on loop: EventLoop?, _ done: @escaping (Result<[Event?], ChannelLogError>) -> Void) {
+        done(.success(latest(channels)))
+    }
+
+    public func history(_ channel: ChannelName, after since: StreamPosition, now: Millis, on loop: EventLoop?,
+                        _ done: @escaping (Result<[Event]?, ChannelLogError>) -> Void) {
+        let events = state.withLock { table -> [Event]? in
+            guard let r = table.channels[channel.name], r.canReplay(after: since, now: now, ttl: r.ttl) else { return nil }
+            return r.events(after: since.seq, now: now, ttl: r.ttl)
+        }
+        done(.success(events))
+    }
+
+    // MARK: Synchronous forms (what the callbacks above are given; tests use them directly)
+
+    /// Publishes every item, in order, all or none (none only when the channel limit would be
+    /// passed), and hands the events to the fan-out under the lock (so each hub gets a
+    /// channel's events in seq order). Returns the events.
+    func publish(_ items: [PublishItem], now: Millis) throws(ChannelLogError) -> [Event] {
+        // Serialise outside the lock; under it only the envelope around these bytes is written.
+        let encoded = items.map { $0.data.jsonBytes }
+        return try state.withLock { table throws(ChannelLogError) -> [Event] in
+            var newNames = Set<String>()
+            for item in items where table.channels[item.channel.name] == nil { newNames.insert(item.channel.name) }
+            guard table.channels.count + newNames.count <= settings.maxChannels else { throw .tooManyChannels }
+            var events: [Event] = []
+            events.reserveCapacity(items.count)
+            for (i, item) in items.enumerated() {
+                let record = table.channels[item.channel.name] ?? makeRecord(item.channel, in: &table.channels)
+                record.seq += 1
+                record.quietSince = nil
+                // Callers read the clock at different moments (each loop caches its own): keep a
+                // channel's publication times in order, so age checks never see one go backwards.
+                record.lastPublishedAt = max(record.lastPublishedAt, now)
+                let event = Event(channel: item.channel, position: StreamPosition(epoch: record.epoch, seq: record.seq),
+                                  data: item.data, dataJSON: encoded[i], publishedAt: record.lastPublishedAt)
+                table.historyBytes += record.append(event, settings: settings)
+                events.append(event)
+            }
+            fanOut.deliver(events)
+            if table.historyBytes > settings.historyBytes { LocalChannelLog.fitHistories(&table, budget: settings.historyBytes) }
+            return events
+        }
+    }
+
+    /// Deciding `recovered` and reading the replay under the same lock as publishes is what
+    /// makes "recovered, then no gap" true.
+    func subscribe(_ channel: ChannelName, since: StreamPosition?, snapshot: Bool, now: Millis) throws(ChannelLogError) -> ChannelGrant {
+        try state.withLock { table throws(ChannelLogError) -> ChannelGrant in
+            let record: ChannelRecord
+            if let r = table.channels[channel.name] {
+                record = r
+            } else {
+                // Never published: the channel's epoch starts now, with its first subscriber.
+                guard table.channels.count < settings.maxChannels else { throw .tooManyChannels }
+                record = makeRecord(channel, in: &table.channels)
+            }
+            record.subscribers += 1
+            record.quietSince = nil
+            var recovered: Bool?
+            var replay: [Event] = []
+            if let since {
+                let ok = record.canReplay(after: since, now: now, ttl: record.ttl)
+                recovered = ok
+                if ok { replay = record.events(after: since.seq, now: now, ttl: record.ttl) }
+            }
+            if snapshot && recovered != true, let latest = record.latest {
+                replay = [latest]
+            }
+            return ChannelGrant(epoch: record.epoch, seq: record.seq, recovered: recovered, replay: replay)
+        }
+    }
+
+    /// A channel nobody subscribes to and that never had an event starts its quiet time: `trim`
+    /// forgets it after its retention (the epoch handed out must stay valid that long, contract
+    /// §2); until then it counts toward `maxChannels`.
+    public func unsubscribe(_ channels: [ChannelName], now: Millis) {
+        guard !channels.isEmpty else { return }
+        state.withLock { table in
+            for channel in channels {
+                guard let r = table.channels[channel.name], r.subscribers > 0 else { continue }
+                r.subscribers -= 1
+                if r.seq == 0 && r.subscribers == 0 { r.quietSince = now }
+            }
+        }
+    }
+
+    func position(_ channel: ChannelName) -> StreamPosition? {
+        state.withLock { table in table.channels[channel.name].map { StreamPosition(epoch: $0.epoch, seq: $0.seq) } }
+    }
+
+    func latest(_ channels: [ChannelName]) -> [Event?] {
+        state.withLock { table in channels.map { table.channels[$0.name]?.latest } }
+    }
+
+    /// Drops expired history from every channel, so a channel that stopped publishing does not
+    /// hold its last `historySize` events forever (its latest event stays, for `*.latest`), and
+    /// forgets channels that never had an event once they have been quiet for their retention.
+    /// O(channels) under the lock.
+    public func trim(now: Millis) {
+        state.withLock { table in
+            var freed = 0
+            var forget: [String] = []
+            for (name, r) in table.channels {
+                freed += r.trimExpired(now: now, ttl: r.ttl)
+                if let quiet = r.quietSince, now &- quiet > r.ttl { forget.append(name) }
+            }
+            for name in forget { table.channels[name] = nil }
+            table.historyBytes -= freed
+        }
+    }
+
+    /// A short history age (tests) trims sooner than every 10 s.
+    public var trimInterval: Millis { min(10_000, max(50, settings.historyTTL / 2)) }
+
+    public var channelCount: Int { state.withLock { $0.channels.count } }
+
+    /// Estimated bytes held by all histories (metrics, tests).
+    public var historyBytes: Int { state.withLock { $0.historyBytes } }
+
+    // MARK: Inside the lock
+
+    /// Halves every channel's history (by count, oldest events first) until all of them fit
+    /// `budget`. O(channels) a round; every round takes at least one event from each non-empty
+    /// channel, so there are at most log2(historySize) + 1. A publish triggers it only once the
+    /// total has grown back past the budget.
+    static func fitHistories(_ table: inout Table, budget: Int) {
+        while table.historyBytes > budget {
+            var freed = 0
+            for r in table.channels.values where r.heldCount > 0 {
+                freed += r.dropOldest((r.heldCount + 1) / 2)
+            }
+            table.historyBytes -= freed
+            if freed == 0 { break }
+        }
+    }
+
+    private func makeRecord(_ channel: ChannelName, in channels: inout [String: ChannelRecord]) -> ChannelRecord {
+        let r = ChannelRecord(epoch: LocalChannelLog.newEpoch(), ttl: settings.ttl(channel.kind))
+        channels[channel.name] = r
+        return r
+    }
+
+    /// 16 lowercase hex digits from the system's CSPRNG (getrandom): a new epoch never repeats
+    /// an old one, so a client holding a position from before a restart is told to reload.
+    static func newEpoch() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let r = generator.next()
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(16)
+        for i in 0..<8 {
+            let b = UInt8(truncatingIfNeeded: r >> (i * 8))
+            out.append(hex[Int(b >> 4)])
+            out.append(hex[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

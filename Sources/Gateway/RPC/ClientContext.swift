@@ -1,0 +1,33 @@
+import JSON
+import Reactor
+
+/// What a method handler may do with the connection it serves, on that connection's loop
+/// (not Sendable: work done elsewhere answers through `RPCCall.deferred()`).
+public struct ClientContext {
+    let session: GatewaySession
+
+    /// Who the connection is now.
+    public var role: Role { session.role }
+
+    /// The loop the connection lives on (completions and deferred answers come back to it).
+    public var loop: EventLoop { session.eventLoop }
+
+    /// Open and not closing.
+    public var isOpen: Bool { session.isActive }
+
+    /// The connection's id, for log lines.
+    public var connectionID: String { session.connectionID }
+
+    /// Sends `{"jsonrpc":"2.0","method":M,"params":P}` to this client (it counts toward the
+    /// outgoing bound like answers).
+    public func notify(_ method: String, _ params: JSONValue) {
+        session.notify(method, params)
+    }
+
+    /// Logs the connection in as another user, or out (`.anonymous`): the session registry
+    /// follows, and `portfolio:` subscriptions of the earlier user end with an `unsubscribed`
+    /// notification (reason `identity_changed` or `logged_out`).
+    public func changeIdentity(to role: Role) {
+        session.changeIdentity(to: role)
+    }
+}
