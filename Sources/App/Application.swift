@@ -21,15 +21,14 @@ public final class Application: Sendable {
     /// `routes`: endpoints of the caller's besides the gateway's (tests, later modules);
     /// `modules` register more JSON-RPC methods (see `Gateway.init`).
     public init(configuration: AppConfiguration, logger: Logger, routes extraRoutes: Routes = Routes(),
-                modules: (inout MethodRegistry, Broker) -> Void = { _, _ in }) throws(ServerStartError) {
+                modules: (inout GatewayModules) -> Void = { _ in }) throws(ServerStartError) {
         self.configuration = configuration
         self.logger = logger
-        let gateway = Gateway(configuration: configuration.gateway, loops: configuration.server.threads, logger: logger, modules: modules)
+        let drain = DrainCoordinator()
+        let gateway = Gateway(configuration: configuration.gateway, loops: configuration.server.threads, logger: logger,
+                              drain: drain, modules: modules)
         var routes = extraRoutes
         gateway.install(into: &routes)
-        let drain = DrainCoordinator()
-        // The gateway keeps its own flag for HTTP publish for now; the coordinator sets it.
-        drain.onDrain { gateway.beginDrain() }
         self.server = try Server(configuration: configuration.server, routes: routes, logger: logger, drain: drain)
         gateway.attach(server.loops)
         self.gateway = gateway

@@ -43,13 +43,16 @@ public final class Gateway: Sendable {
     let context: GatewayContext
     private let hubs: [LoopHub]
     private let credentials: Credentials
-    private let drain = DrainFlag()
+    /// The process's drain switch (HTTP publish answers 503 once it is set).
+    private let drain: DrainCoordinator
 
-    /// `loops`: how many event loops the server will run (one hub each). `modules` register
-    /// more methods (auth, portfolio, risk, …) next to the channel methods.
-    public init(configuration: GatewayConfiguration, loops: Int, logger: Logger,
+    /// `loops`: how many event loops the server will run (one hub each). `drain`: the switch
+    /// the server answers to as well. `modules` register more methods (auth, portfolio, risk, …)
+    /// next to the channel methods.
+    public init(configuration: GatewayConfiguration, loops: Int, logger: Logger, drain: DrainCoordinator,
                 modules: (inout GatewayModules) -> Void = { _ in }) {
         self.configuration = configuration
+        self.drain = drain
         let hubs = (0..<max(1, loops)).map { LoopHub(index: $0) }
         self.hubs = hubs
         let broker = Broker(settings: configuration.broker, hubs: hubs)
@@ -63,12 +66,6 @@ public final class Gateway: Sendable {
         self.context = GatewayContext(configuration: configuration, methods: setup.methods, broker: broker,
                                       sessions: sessions, logger: logger)
         self.credentials = Credentials(configuration)
-    }
-
-    /// The earlier form of `modules` (the test fixtures' until they move to `GatewayModules`).
-    public convenience init(configuration: GatewayConfiguration, loops: Int, logger: Logger,
-                            modules: (inout MethodRegistry, Broker) -> Void) {
-        self.init(configuration: configuration, loops: loops, logger: logger) { setup in modules(&setup.methods, setup.broker) }
     }
 
     /// Adds the gateway's endpoints.
@@ -91,10 +88,12 @@ public final class Gateway: Sendable {
         }
         let drain = self.drain
         let publish = PublishEndpoint(broker: broker, credentials: credentials, configuration: configuration,
-                                      isDraining: { drain.isSet })
-        // Today's synchronous route (the in-process log answers inline); `publish.handle(_:respond:)`
-        // is the form for a deferred route.
-        routes.http["/api/v1/publish"] = Routes.HTTPRoute(methods: ["POST"]) { publish.handleInline($0) }
+                                      isDraining: { drain.isDraining })
+        // Deferred: a log that answers after a round trip (Redis) answers the request then; the
+        // in-process log answers before `handle` returns.
+        routes.http["/api/v1/publish"] = Routes.HTTPRoute(methods: ["POST"]) { request, responder in
+            publish.handle(request) { responder.respond($0) }
+        }
     }
 
     /// Binds each hub (and session table) to its loop. Call after the server is made and before it starts.
@@ -103,7 +102,4 @@ public final class Gateway: Sendable {
         for (hub, loop) in zip(hubs, loops) { hub.bind(loop) }
         sessions.attach(loops)
     }
-
-    /// Publishing over HTTP answers 503 from now on (SIGTERM drain).
-    public func beginDrain() { drain.set() }
 }

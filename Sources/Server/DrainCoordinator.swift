@@ -32,13 +32,3 @@ public final class DrainCoordinator: Sendable {
         for action in toRun { action() }
     }
 }
-
-/// A bare set-once flag. The gateway still keeps one of its own (its HTTP publish reads it);
-/// `DrainCoordinator` sets it through `Gateway.beginDrain()` until the gateway takes the
-/// coordinator instead.
-public final class DrainFlag: Sendable {
-    private let value = Atomic<Bool>(false)
-    public init() {}
-    public var isSet: Bool { value.load(ordering: .relaxed) }
-    public func set() { value.store(true, ordering: .relaxed) }
-}

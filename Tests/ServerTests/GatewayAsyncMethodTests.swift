@@ -6,8 +6,8 @@ import Testing
 /// meanwhile, and the answer arrives when the work is done, alone or inside a batch.
 @Suite("Gateway deferred answers")
 struct GatewayAsyncMethodTests {
-    static func slowModule(_ registry: inout MethodRegistry, _ broker: Broker) {
-        registry.register(MethodSpec("test.slow", params: [.required("ms", .integer)]) { call in
+    static func slowModule(_ modules: inout GatewayModules) {
+        modules.methods.register(MethodSpec("test.slow", params: [.required("ms", .integer)]) { call in
             let ms = Int(call.params["ms"]?.numberValue?.int64 ?? 0)
             let answer = call.deferred()
             // A plain thread stands in for a database connection's worker.
@@ -18,10 +18,10 @@ struct GatewayAsyncMethodTests {
         })
     }
 
-    static func lostModule(_ registry: inout MethodRegistry, _ broker: Broker) {
-        slowModule(&registry, broker)
+    static func lostModule(_ modules: inout GatewayModules) {
+        slowModule(&modules)
         // A handler that takes a deferred answer and drops it (a lost callback).
-        registry.register(MethodSpec("test.lost") { call in
+        modules.methods.register(MethodSpec("test.lost") { call in
             _ = call.deferred()
         })
     }

@@ -98,9 +98,12 @@ struct GatewayReviewRegressionTests {
         _ = try Self.publish(p, "HELD", 1)
         try c.sendText("""
             [{"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"channel":"prices:HELD"}},
-             {"jsonrpc":"2.0","id":2,"method":"test.slow","params":{"ms":300}}]
+             {"jsonrpc":"2.0","id":2,"method":"test.slow","params":{"ms":600}}]
             """)
-        sleepMillis(50)
+        // Publish only once the subscription is on its hub (before, the events would simply
+        // precede it); the batch's answer waits for the slow entry meanwhile.
+        let held = try #require(ChannelName("prices:HELD"))
+        #expect(eventually(within: 5000) { g.gateway.broker.subscriberCount(held) == 1 })
         for n in 2...4 { _ = try Self.publish(p, "HELD", n) }   // while the batch waits
         // The answer first, then the three held events, in order.
         let first = try c.tcp.readFrame(timeoutMs: 3000)

@@ -12,24 +12,24 @@ import WebSocketProtocol
 struct GatewaySessionRegistryTests {
     /// A stand-in for the auth module: `test.login {userId}`, `test.logout`, `test.whoami`,
     /// `test.poke` (a notification to the caller).
-    static func identityModule(_ registry: inout MethodRegistry, _ broker: Broker) {
-        registry.register(MethodSpec("test.login", params: [.required("userId", .string)]) { call in
+    static func identityModule(_ modules: inout GatewayModules) {
+        modules.methods.register(MethodSpec("test.login", params: [.required("userId", .string)]) { call in
             guard case .string(let id)? = call.params["userId"] else { return call.fail(.invalidParam("userId", "a string")) }
             call.client.changeIdentity(to: .user(id: id))
             call.succeed(.object(JSONObject([("userId", .string(id))])))
         })
-        registry.register(MethodSpec("test.logout") { call in
+        modules.methods.register(MethodSpec("test.logout") { call in
             call.client.changeIdentity(to: .anonymous)
             call.succeed(.object(JSONObject([("loggedOut", .bool(true))])))
         })
-        registry.register(MethodSpec("test.whoami") { call in
+        modules.methods.register(MethodSpec("test.whoami") { call in
             switch call.client.role {
             case .user(let id): call.succeed(.string(id))
             case .anonymous: call.succeed(.string("anonymous"))
             case .publisher: call.succeed(.string("publisher"))
             }
         })
-        registry.register(MethodSpec("test.poke") { call in
+        modules.methods.register(MethodSpec("test.poke") { call in
             call.client.notify("test.poked", .object(JSONObject([("loop", .number(JSONNumber(call.client.loop.index)))])))
             call.succeed(.bool(true))
         })

@@ -14,9 +14,9 @@ struct GatewayTapTests {
 
     @Test func socketAndHTTPPublishesReachEveryTap() throws {
         let first = Seen(), second = Seen()
-        let g = try TestGateway(threads: 1, modules: { _, broker in
+        let g = try TestGateway(threads: 1, modules: { modules in
             for seen in [first, second] {
-                broker.addTap { events in seen.events.withLock { $0 += events.map { ($0.channel.name, $0.seq) } } }
+                modules.broker.addTap { events in seen.events.withLock { $0 += events.map { ($0.channel.name, $0.seq) } } }
             }
         })
         defer { g.stop() }

@@ -43,14 +43,6 @@ final class PublishEndpoint: Sendable {
         }
     }
 
-    /// For today's synchronous route: the in-process log answers inline. A log that does not
-    /// (Redis) needs the deferred route; until then its request is answered 503, nothing lost.
-    func handleInline(_ request: HTTPRequest) -> HTTPResponse {
-        var answer: HTTPResponse?
-        handle(request) { answer = $0 }
-        return answer ?? PublishEndpoint.error(.serviceUnavailable, "unavailable", "the publish did not complete inline")
-    }
-
     /// What `check` decided: refuse with this answer, or publish these items.
     private enum Checked {
         case refuse(HTTPResponse)

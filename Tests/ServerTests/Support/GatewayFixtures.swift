@@ -14,7 +14,7 @@ final class TestGateway: Sendable {
 
     init(threads: Int = 2, _ adjust: (inout GatewayConfiguration) -> Void = { _ in },
          server adjustServer: (inout ServerConfiguration) -> Void = { _ in },
-         modules: (inout MethodRegistry, Broker) -> Void = { _, _ in }) throws {
+         modules: (inout GatewayModules) -> Void = { _ in }) throws {
         var c = AppConfiguration()
         c.gateway.publisherKeys = [testPublisherKey]
         adjust(&c.gateway)
