@@ -55,7 +55,7 @@ public final class Gateway: Sendable {
         self.drain = drain
         let hubs = (0..<max(1, loops)).map { LoopHub(index: $0) }
         self.hubs = hubs
-        let broker = Broker(settings: configuration.broker, hubs: hubs)
+        let broker = Broker(settings: configuration.broker, hubs: hubs, logger: logger)
         self.broker = broker
         let sessions = SessionRegistry(loops: hubs.count)
         self.sessions = sessions

@@ -99,6 +99,30 @@ struct LocalChannelLogTests {
         _ = try grant(b, c, since: nil, now: 1)
     }
 
+    @Test func atTheLimitOnlyQuietChannelsGiveWayAndTheQueueStaysBounded() throws {
+        var s = ChannelLogSettings()
+        s.maxChannels = 3
+        let b = LocalChannelLog(settings: s, fanOut: FanOut(hubs: [LoopHub(index: 0)]))
+        let q1 = try #require(ChannelName("prices:Q1")), q2 = try #require(ChannelName("prices:Q2"))
+        _ = try publish(b, 1, at: 1, channel: "prices:P")   // published: never given up
+        // Churn on two names: every round leaves them quiet again (one queue entry each).
+        for t in 0..<10_000 {
+            _ = try grant(b, q1, since: nil, now: Millis(t))
+            _ = try grant(b, q2, since: nil, now: Millis(t))
+            b.unsubscribe([q2, q1], now: Millis(t))
+        }
+        #expect(b.quietQueueLength <= 2 * 3 + 1024)
+        // Full (P, Q2, Q1 quiet in that order): a new channel takes Q2's place, then Q1's.
+        _ = try grant(b, try #require(ChannelName("prices:N1")), since: nil, now: 20_000)
+        #expect(b.position(q2) == nil && b.position(q1) != nil)
+        _ = try grant(b, try #require(ChannelName("prices:N2")), since: nil, now: 20_000)
+        #expect(b.position(q1) == nil)
+        // P is published and N1, N2 are subscribed: nothing can give way.
+        #expect(throws: ChannelLogError.tooManyChannels) { _ = try grant(b, q1, since: nil, now: 20_000) }
+        #expect(throws: ChannelLogError.tooManyChannels) { _ = try publish(b, 1, at: 20_000, channel: "prices:P2") }
+        #expect(b.channelCount == 3)
+    }
+
     @Test func aQuietChannelKeepsItsEpochForItsRetention() throws {
         let b = broker(ttl: 1000)
         let ch = try #require(ChannelName("prices:Q")), mine = try #require(ChannelName("portfolio:p1"))

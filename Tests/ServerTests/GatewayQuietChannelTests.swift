@@ -48,18 +48,31 @@ struct GatewayQuietChannelTests {
         #expect(r.result?["epoch"]?.stringValue != epoch)
     }
 
-    @Test func quietChannelsCountTowardTheChannelLimit() throws {
+    @Test func quietChannelsGiveWayAtTheChannelLimitOldestFirst() throws {
+        // Kept quiet channels count toward the limit, but must not lock others out of new
+        // channels: at the limit the one quiet longest is given up (its epoch with it).
         let g = try TestGateway { $0.broker.maxChannels = 2 }
         defer { g.stop() }
         let c = try g.client()
         defer { c.close() }
+        var epochs: [String: String] = [:]
         for s in ["A", "B"] {
-            #expect(try c.call("subscribe", "{\"channel\":\"prices:\(s)\"}").result != nil)
+            epochs[s] = try c.call("subscribe", "{\"channel\":\"prices:\(s)\"}").result?["epoch"]?.stringValue
             #expect(try c.call("unsubscribe", "{\"channel\":\"prices:\(s)\"}").result?["unsubscribed"] == .bool(true))
         }
-        let refused = try c.call("subscribe", "{\"channel\":\"prices:C\"}")
+        #expect(try c.call("subscribe", "{\"channel\":\"prices:C\"}").result != nil)   // A gives way
+        #expect(g.gateway.broker.channelCount == 2)
+        // B was kept: its epoch still recovers (and B is no new channel).
+        let b = try c.call("subscribe", "{\"channel\":\"prices:B\",\"since\":{\"epoch\":\"\(epochs["B"] ?? "")\",\"seq\":0}}")
+        #expect(b.result?["recovered"] == .bool(true))
+        // B and C are subscribed now, nothing is quiet: a third channel is refused.
+        let refused = try c.call("subscribe", "{\"channel\":\"prices:D\"}")
         #expect(refused.errorCode == -32008)
         #expect(refused.errorReason == "too_many_channels")
-        #expect(try c.call("subscribe", "{\"channel\":\"prices:A\"}").result != nil)   // a kept one is no new channel
+        // A's old epoch is gone: recovered:false with a new one, once there is room again.
+        #expect(try c.call("unsubscribe", "{\"channel\":\"prices:C\"}").result?["unsubscribed"] == .bool(true))
+        let a = try c.call("subscribe", "{\"channel\":\"prices:A\",\"since\":{\"epoch\":\"\(epochs["A"] ?? "")\",\"seq\":0}}")
+        #expect(a.result?["recovered"] == .bool(false))
+        #expect(a.result?["epoch"]?.stringValue != epochs["A"])
     }
 }

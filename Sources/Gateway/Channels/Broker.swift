@@ -1,4 +1,5 @@
 import JSON
+import Log
 import Reactor
 import Synchronization
 
@@ -26,9 +27,9 @@ public final class Broker: Sendable {
     }
 
     /// The in-process log over these hubs.
-    convenience init(settings: ChannelLogSettings, hubs: [LoopHub]) {
+    convenience init(settings: ChannelLogSettings, hubs: [LoopHub], logger: Logger? = nil) {
         let fanOut = FanOut(hubs: hubs)
-        self.init(log: LocalChannelLog(settings: settings, fanOut: fanOut), fanOut: fanOut)
+        self.init(log: LocalChannelLog(settings: settings, fanOut: fanOut, logger: logger), fanOut: fanOut)
     }
 
     // MARK: Publishing

@@ -1,4 +1,5 @@
 import JSON
+import Log
 import Reactor
 import Synchronization
 
@@ -11,17 +12,53 @@ import Synchronization
 public final class LocalChannelLog: ChannelLog {
     let settings: ChannelLogSettings
     private let fanOut: FanOut
+    private let logger: Logger?
     private let state = Mutex<Table>(Table())
 
     struct Table {
         var channels: [String: ChannelRecord] = [:]
         /// Sum of every record's `heldBytes`.
         var historyBytes = 0
+        /// Channels that went quiet, oldest first: at the channel limit the oldest give way to a
+        /// new channel (see `makeRoom`). An entry goes stale when its channel is used again;
+        /// stale entries are skipped when reached and swept out by `trim`.
+        var quiet: [(name: String, since: Millis)] = []
+        var quietHead = 0
+        /// Quiet channels given up at the limit since the last `trim` (logged there).
+        var evicted = 0
+
+        /// Whether the entry still describes a quiet channel.
+        func isQuiet(_ entry: (name: String, since: Millis)) -> Bool {
+            guard let r = channels[entry.name], let since = r.quietSince else { return false }
+            return since == entry.since
+        }
     }
 
-    init(settings: ChannelLogSettings, fanOut: FanOut) {
+    /// Makes room for `newChannels` more channels, giving up the channels that have been quiet
+    /// longest (never published, no subscriber) when the table is full. Without it, a client
+    /// subscribing to and leaving made-up names (each kept for the history age) would fill the
+    /// table and lock everyone out of new channels; a client holding an evicted epoch gets
+    /// `recovered:false` and reloads, as after any lost history. False: no room even then.
+    private static func makeRoom(for newChannels: Int, in table: inout Table, max: Int) -> Bool {
+        while table.channels.count + newChannels > max && table.quietHead < table.quiet.count {
+            let entry = table.quiet[table.quietHead]
+            table.quietHead += 1
+            if table.isQuiet(entry) {
+                table.channels[entry.name] = nil
+                table.evicted += 1
+            }
+        }
+        if table.quietHead == table.quiet.count {
+            table.quiet.removeAll(keepingCapacity: true)
+            table.quietHead = 0
+        }
+        return table.channels.count + newChannels <= max
+    }
+
+    init(settings: ChannelLogSettings, fanOut: FanOut, logger: Logger? = nil) {
         self.settings = settings
         self.fanOut = fanOut
+        self.logger = logger
     }
 
     // MARK: ChannelLog
@@ -65,7 +102,7 @@ public final class LocalChannelLog: ChannelLog {
         return try state.withLock { table throws(ChannelLogError) -> [Event] in
             var newNames = Set<String>()
             for item in items where table.channels[item.channel.name] == nil { newNames.insert(item.channel.name) }
-            guard table.channels.count + newNames.count <= settings.maxChannels else { throw .tooManyChannels }
+            guard LocalChannelLog.makeRoom(for: newNames.count, in: &table, max: settings.maxChannels) else { throw .tooManyChannels }
             var events: [Event] = []
             events.reserveCapacity(items.count)
             for (i, item) in items.enumerated() {
@@ -95,7 +132,7 @@ public final class LocalChannelLog: ChannelLog {
                 record = r
             } else {
                 // Never published: the channel's epoch starts now, with its first subscriber.
-                guard table.channels.count < settings.maxChannels else { throw .tooManyChannels }
+                guard LocalChannelLog.makeRoom(for: 1, in: &table, max: settings.maxChannels) else { throw .tooManyChannels }
                 record = makeRecord(channel, in: &table.channels)
             }
             record.subscribers += 1
@@ -123,8 +160,14 @@ public final class LocalChannelLog: ChannelLog {
             for channel in channels {
                 guard let r = table.channels[channel.name], r.subscribers > 0 else { continue }
                 r.subscribers -= 1
-                if r.seq == 0 && r.subscribers == 0 { r.quietSince = now }
+                if r.seq == 0 && r.subscribers == 0 {
+                    r.quietSince = now
+                    table.quiet.append((channel.name, now))
+                }
             }
+            // Entries of channels used again since pile up only as fast as subscriptions
+            // churn; sweep them once they outnumber the table, so the queue stays bounded.
+            if table.quiet.count - table.quietHead > 2 * table.channels.count + 1024 { LocalChannelLog.sweepQuiet(&table) }
         }
     }
 
@@ -141,7 +184,7 @@ public final class LocalChannelLog: ChannelLog {
     /// forgets channels that never had an event once they have been quiet for their retention.
     /// O(channels) under the lock.
     public func trim(now: Millis) {
-        state.withLock { table in
+        let evicted = state.withLock { table -> Int in
             var freed = 0
             var forget: [String] = []
             for (name, r) in table.channels {
@@ -150,13 +193,30 @@ public final class LocalChannelLog: ChannelLog {
             }
             for name in forget { table.channels[name] = nil }
             table.historyBytes -= freed
+            LocalChannelLog.sweepQuiet(&table)
+            defer { table.evicted = 0 }
+            return table.evicted
         }
+        if evicted > 0, let logger {
+            logger.warning("channel limit reached: quiet channels given up early", [("evicted", String(evicted)),
+                                                                                   ("max_channels", String(settings.maxChannels))])
+        }
+    }
+
+    /// Drops the quiet queue's stale entries (O(queue)).
+    private static func sweepQuiet(_ table: inout Table) {
+        let live = table.quiet[table.quietHead...].filter { table.isQuiet($0) }
+        table.quiet = Array(live)
+        table.quietHead = 0
     }
 
     /// A short history age (tests) trims sooner than every 10 s.
     public var trimInterval: Millis { min(10_000, max(50, settings.historyTTL / 2)) }
 
     public var channelCount: Int { state.withLock { $0.channels.count } }
+
+    /// Entries in the quiet queue, stale ones included (tests: it stays bounded).
+    var quietQueueLength: Int { state.withLock { $0.quiet.count - $0.quietHead } }
 
     /// Estimated bytes held by all histories (metrics, tests).
     public var historyBytes: Int { state.withLock { $0.historyBytes } }
