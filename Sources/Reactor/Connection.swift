@@ -105,12 +105,6 @@ public final class Connection {
         withLoop { $0.burst.append(chunk) }
     }
 
-    /// `write(borrowed:)` for callers still holding an `Unmanaged` (same rule, same cost).
-    @inline(__always)
-    public func write(borrowed chunk: Unmanaged<ByteChunk>) {
-        write(borrowed: Unretained(unmanaged: chunk))
-    }
-
     /// Lets `body` encode straight into the outbound tail: at most `maxBytes`, returns the count.
     /// `body` must not write to this connection itself (the tail could move under it).
     @inline(__always)

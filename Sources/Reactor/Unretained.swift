@@ -21,10 +21,6 @@ public struct Unretained<Object: AnyObject>: @unchecked Sendable {
     @inlinable @inline(__always)
     public init(_ object: Object) { ref = .passUnretained(object) }
 
-    /// The same reference, from code that still spells it `Unmanaged`.
-    @inlinable @inline(__always)
-    public init(unmanaged: Unmanaged<Object>) { ref = unmanaged }
-
     /// The object (a +0 load: the compiler may retain it for the caller's scope).
     @inlinable @inline(__always)
     public var object: Object { ref.takeUnretainedValue() }

@@ -13,11 +13,11 @@ public final class WebSocketConnection: ConnectionHandler {
         case closed
     }
 
-    /// A strong reference (retained here, released in deinit); the connection holds us as its
-    /// handler until the loop reaps it, which breaks the cycle. Kept as `Unmanaged` so the
-    /// per-event path reads it without retaining it each time.
-    private let connectionRef: Unmanaged<Connection>
-    public var connection: Connection { connectionRef.takeUnretainedValue() }
+    /// A strong reference (counted once here, released in deinit); the connection holds us as
+    /// its handler until the loop reaps it, which breaks the cycle. `Retained` so the per-event
+    /// path reads it without retaining it each time.
+    private let connectionRef: Retained<Connection>
+    public var connection: Connection { connectionRef.object }
     let settings: WebSocketSettings
     var application: (any WebSocketApplication)?
     private var assembler: MessageAssembler
@@ -29,7 +29,7 @@ public final class WebSocketConnection: ConnectionHandler {
     private var closeCode: CloseCode = .abnormalClosure
 
     init(connection: Connection, settings: WebSocketSettings, deflate: DeflateParameters? = nil) {
-        self.connectionRef = Unmanaged.passRetained(connection)
+        self.connectionRef = Retained(connection)
         self.settings = settings
         self.assembler = MessageAssembler(maxMessageSize: settings.maxMessageSize)
         if let deflate {
@@ -148,9 +148,9 @@ public final class WebSocketConnection: ConnectionHandler {
     /// `send(sharedFrame:)` for fan-out inside a connection burst: the caller keeps the frame
     /// alive until the burst ends (see `Connection.write(borrowed:)`).
     @inline(__always)
-    public func send(borrowedFrame: Unmanaged<ByteChunk>) {
+    public func send(borrowedFrame: Unretained<ByteChunk>) {
         guard state == .open else { return }
-        connectionRef._withUnsafeGuaranteedRef { $0.write(borrowed: borrowedFrame) }
+        connectionRef.with { $0.write(borrowed: borrowedFrame) }
     }
 
     /// Starts the closing handshake with `code`. With `discardingQueued`, messages queued but

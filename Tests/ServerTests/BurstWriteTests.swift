@@ -85,7 +85,7 @@ private final class BurstHandler: ConnectionHandler {
                 case .borrowed(let size, let seed):
                     let chunk = BurstHandler.chunk(size, seed: seed)
                     held.append(chunk)
-                    connection.write(borrowed: Unmanaged.passUnretained(chunk))
+                    connection.write(borrowed: Unretained(chunk))
                     written += size
                 case .owned(let text):
                     connection.write(Array(text.utf8))

@@ -170,7 +170,7 @@ final class GatewaySession: WebSocketApplication {
             guard ws.sharedCompressionKey == nil else { return false }
             // The common case, without the hub's cache. Borrowed: inside the hub's burst the
             // event is held by the hub's batch until the burst ends.
-            ws.send(borrowedFrame: Unmanaged.passUnretained(event.frame))
+            ws.send(borrowedFrame: Unretained(event.frame))
             return true
         }
         if !plain {
