@@ -123,6 +123,34 @@ struct LocalChannelLogTests {
         #expect(b.channelCount == 3)
     }
 
+    @Test func aBatchNeverMakesRoomWithItsOwnQuietChannels() throws {
+        var s = ChannelLogSettings()
+        s.maxChannels = 2
+        let log = LocalChannelLog(settings: s, fanOut: FanOut(hubs: [LoopHub(index: 0)]))
+        let a = try #require(ChannelName("prices:A")), b = try #require(ChannelName("prices:B"))
+        let c = try #require(ChannelName("prices:C")), d = try #require(ChannelName("prices:D"))
+        _ = try grant(log, a, since: nil, now: 10)
+        log.unsubscribe([a], now: 11)   // A quiet
+        _ = try grant(log, b, since: nil, now: 12)   // B live: the table is full
+        let data = JSONValue.object(JSONObject([("symbol", .string("A")), ("price", .string("1")), ("ts", .number(JSONNumber(1)))]))
+        // Evicting A for C would make A again: one over the bound. Nothing else is quiet.
+        #expect(throws: ChannelLogError.tooManyChannels) { _ = try log.publish([(a, data), (c, data)], now: 20) }
+        #expect(log.channelCount == 2)
+        // A is still quiet, so it still gives way to someone else's new channel.
+        _ = try grant(log, d, since: nil, now: 21)
+        #expect(log.position(a) == nil && log.channelCount == 2)
+    }
+
+    @Test func aClockSlightlyBehindTheUnsubscribingLoopsKeepsTheQuietChannel() throws {
+        let log = broker(ttl: 300_000)
+        let a = try #require(ChannelName("prices:A"))
+        let epoch = try grant(log, a, since: nil, now: 1_000).epoch
+        log.unsubscribe([a], now: 1_002)   // another loop's cached clock
+        log.trim(now: 1_001)               // hub 0's, a millisecond behind
+        #expect(log.channelCount == 1)
+        #expect(try grant(log, a, since: StreamPosition(epoch: epoch, seq: 0), now: 1_003).recovered == true)
+    }
+
     @Test func aQuietChannelKeepsItsEpochForItsRetention() throws {
         let b = broker(ttl: 1000)
         let ch = try #require(ChannelName("prices:Q")), mine = try #require(ChannelName("portfolio:p1"))

@@ -39,15 +39,21 @@ public final class LocalChannelLog: ChannelLog {
     /// subscribing to and leaving made-up names (each kept for the history age) would fill the
     /// table and lock everyone out of new channels; a client holding an evicted epoch gets
     /// `recovered:false` and reloads, as after any lost history. False: no room even then.
-    private static func makeRoom(for newChannels: Int, in table: inout Table, max: Int) -> Bool {
+    /// `keeping`: channels the caller is about to use (a publish batch's own quiet channels must
+    /// not make room for the batch: they would be made again, one over the bound each).
+    private static func makeRoom(for newChannels: Int, in table: inout Table, max: Int, keeping: Set<String> = []) -> Bool {
+        var kept: [(name: String, since: Millis)] = []
         while table.channels.count + newChannels > max && table.quietHead < table.quiet.count {
             let entry = table.quiet[table.quietHead]
             table.quietHead += 1
-            if table.isQuiet(entry) {
+            if keeping.contains(entry.name) {
+                kept.append(entry)
+            } else if table.isQuiet(entry) {
                 table.channels[entry.name] = nil
                 table.evicted += 1
             }
         }
+        table.quiet += kept   // still quiet if the caller fails: evictable later
         if table.quietHead == table.quiet.count {
             table.quiet.removeAll(keepingCapacity: true)
             table.quietHead = 0
@@ -102,7 +108,8 @@ public final class LocalChannelLog: ChannelLog {
         return try state.withLock { table throws(ChannelLogError) -> [Event] in
             var newNames = Set<String>()
             for item in items where table.channels[item.channel.name] == nil { newNames.insert(item.channel.name) }
-            guard LocalChannelLog.makeRoom(for: newNames.count, in: &table, max: settings.maxChannels) else { throw .tooManyChannels }
+            guard newNames.isEmpty || LocalChannelLog.makeRoom(for: newNames.count, in: &table, max: settings.maxChannels,
+                                                               keeping: Set(items.map(\.channel.name))) else { throw .tooManyChannels }
             var events: [Event] = []
             events.reserveCapacity(items.count)
             for (i, item) in items.enumerated() {
@@ -189,7 +196,8 @@ public final class LocalChannelLog: ChannelLog {
             var forget: [String] = []
             for (name, r) in table.channels {
                 freed += r.trimExpired(now: now, ttl: r.ttl)
-                if let quiet = r.quietSince, now &- quiet > r.ttl { forget.append(name) }
+                // Loops cache their clocks: `quietSince` may come from one a few ms ahead of ours.
+                if let quiet = r.quietSince, now > quiet, now - quiet > r.ttl { forget.append(name) }
             }
             for name in forget { table.channels[name] = nil }
             table.historyBytes -= freed

@@ -78,7 +78,9 @@ final class LoopHub: @unchecked Sendable {
     }
 
     func remove(_ s: Subscription) {
-        guard var list = subscribers[s.channel.name], s.indexInChannel < list.count, list[s.indexInChannel] === s else { return }
+        // -1: removed already (a second removal, e.g. a subscribe refused after an unsubscribe).
+        guard s.indexInChannel >= 0, var list = subscribers[s.channel.name], s.indexInChannel < list.count,
+              list[s.indexInChannel] === s else { return }
         let i = s.indexInChannel
         let last = list.removeLast()
         if i < list.count {
