@@ -217,7 +217,9 @@ final class HTTPConnection: ConnectionHandler {
     private func send(_ response: HTTPResponse, for head: HTTPRequestHead) {
         let keepAlive = head.versionMinor == 1 && !head.tokens("connection").contains("close") && !context.isDraining
         // HEAD: the GET response's headers, no body.
-        connection.write(response.serialized(close: !keepAlive, includeBody: head.method != "HEAD"))
+        let includeBody = head.method != "HEAD"
+        connection.write(response.serialized(close: !keepAlive, includeBody: includeBody))
+        if includeBody, response.status != .notModified, let shared = response.sharedBody { connection.write(shared: shared) }
         servedRequests += 1
         if keepAlive {
             connection.setDeadline(connection.loop.now + context.configuration.keepAliveTimeout)

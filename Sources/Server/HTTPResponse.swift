@@ -1,3 +1,4 @@
+import Reactor
 import WebSocketProtocol
 
 /// A response, serialised in one piece.
@@ -5,12 +6,19 @@ public struct HTTPResponse: Sendable {
     public var status: HTTPStatus
     public var headers: [(String, String)]
     public var body: [UInt8]
+    /// A body queued by reference instead (a static file): `serialized` leaves it out and the
+    /// connection writes it after the head.
+    public var sharedBody: ByteChunk?
 
-    public init(status: HTTPStatus, headers: [(String, String)] = [], body: [UInt8] = []) {
+    public init(status: HTTPStatus, headers: [(String, String)] = [], body: [UInt8] = [], sharedBody: ByteChunk? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.sharedBody = sharedBody
     }
+
+    /// What Content-Length says.
+    public var contentLength: Int { sharedBody?.count ?? body.count }
 
     /// A plain-text response (errors say what was wrong, briefly).
     public static func text(_ status: HTTPStatus, _ text: String, headers: [(String, String)] = []) -> HTTPResponse {
@@ -31,11 +39,11 @@ public struct HTTPResponse: Sendable {
         var head = "HTTP/1.1 \(status.rawValue) \(status.reasonPhrase)\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if status != .switchingProtocols {
-            if status != .notModified { head += "Content-Length: \(body.count)\r\n" }
+            if status != .notModified { head += "Content-Length: \(contentLength)\r\n" }
             if close { head += "Connection: close\r\n" }
         }
         head += "\r\n"
-        return includeBody && status != .notModified ? Array(head.utf8) + body : Array(head.utf8)
+        return includeBody && status != .notModified && sharedBody == nil ? Array(head.utf8) + body : Array(head.utf8)
     }
 }
 

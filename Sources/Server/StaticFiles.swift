@@ -1,3 +1,4 @@
+import Reactor
 import WebSocketProtocol
 
 #if canImport(Glibc)
@@ -11,7 +12,9 @@ import Glibc
 /// dot segments, no symbolic links, no hidden files.
 public struct StaticFiles: Sendable {
     struct File: Sendable {
-        let body: [UInt8]
+        /// Sealed: every answer queues this one chunk by reference, so a client pipelining
+        /// GETs it never reads costs the queue a reference per answer, not a copy of the file.
+        let body: ByteChunk
         let contentType: String
         let etag: String
     }
@@ -21,7 +24,8 @@ public struct StaticFiles: Sendable {
     /// Bounds on what `load` reads (one dashboard, not a file server).
     public struct Limits: Sendable {
         public var maxFiles = 1_000
-        public var maxTotalBytes = 64 << 20
+        /// Under the loop's 64 MiB outbound hard limit, so any one file can be answered.
+        public var maxTotalBytes = 32 << 20
         public var maxDepth = 16
         public init() {}
     }
@@ -43,7 +47,7 @@ public struct StaticFiles: Sendable {
     }
 
     private mutating func add(_ path: String, _ body: [UInt8]) {
-        files[path] = File(body: body, contentType: StaticFiles.contentType(forPath: path), etag: StaticFiles.etag(body))
+        files[path] = File(body: ByteChunk(sealing: body), contentType: StaticFiles.contentType(forPath: path), etag: StaticFiles.etag(body))
     }
 
     private mutating func read(directory: String, prefix: String, depth: Int, limits: Limits, total: inout Int) throws(StaticFilesError) {
@@ -111,7 +115,7 @@ public struct StaticFiles: Sendable {
             return HTTPResponse(status: .notModified, headers: validators)
         }
         return HTTPResponse(status: .ok, headers: [("Content-Type", file.contentType), ("X-Content-Type-Options", "nosniff")] + validators,
-                            body: file.body)
+                            sharedBody: file.body)
     }
 
     /// The table key for a request path: percent-decoded, `/` → `/index.html`; nil when it has
