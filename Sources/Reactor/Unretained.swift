@@ -31,10 +31,6 @@ public struct Unretained<Object: AnyObject>: @unchecked Sendable {
         try ref._withUnsafeGuaranteedRef(body)
     }
 
-    /// Whether both name the same object.
-    @inlinable @inline(__always)
-    public func refers(to other: Object) -> Bool { ref.toOpaque() == Unmanaged.passUnretained(other).toOpaque() }
-
     /// Asks the CPU to start loading the object's first `bytes` (a hint; never faults).
     @inlinable @inline(__always)
     public func prefetch(bytes: Int = 192) { cgw_prefetch(UnsafeRawPointer(ref.toOpaque()), bytes) }
@@ -59,10 +55,6 @@ public struct Retained<Object: AnyObject> {
     public func with<R>(_ body: (Object) throws -> R) rethrows -> R {
         try ref._withUnsafeGuaranteedRef(body)
     }
-
-    /// A non-owning view of the same object (valid while this reference is held).
-    @inlinable @inline(__always)
-    public var unretained: Unretained<Object> { Unretained(ref.takeUnretainedValue()) }
 
     /// Gives the reference back; the owner's `deinit` calls it exactly once.
     @inlinable

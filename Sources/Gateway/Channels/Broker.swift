@@ -11,9 +11,6 @@ public typealias EventTap = @Sendable ([Event]) -> Void
 /// both call `publish`), subscribing (join the fan-out, then ask the log), latest events, and
 /// taps on published events. Which log holds positions and history is behind `ChannelLog`.
 public final class Broker: Sendable {
-    /// The settings' old name (`GatewayConfiguration.broker`).
-    public typealias Settings = ChannelLogSettings
-
     public let log: any ChannelLog
     let fanOut: FanOut
     private let taps = Mutex<[EventTap]>([])
