@@ -36,6 +36,7 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
 
         // JSON (RFC 8259) parser and writer: no I/O, numbers kept as their source text.
         .target(name: "JSON", swiftSettings: hotPath),
@@ -50,12 +51,19 @@ let package = Package(
         .target(name: "Server", dependencies: ["Reactor", "WebSocketProtocol", "Log"], swiftSettings: hotPath),
         // The realtime gateway: JSON-RPC sessions on /ws, channels, the broker, HTTP publish.
         .target(name: "Gateway", dependencies: ["Server", "Reactor", "WebSocketProtocol", "JSON", "Log"], swiftSettings: hotPath),
+        // The database: SQLite (embedded default) or PostgreSQL (libpq), behind one interface;
+        // worker threads own the connections, so no event loop ever waits on it. Migrations.
+        .target(name: "Store", dependencies: ["CSQLite", "CLibPQ", "Reactor", "Log"], swiftSettings: strict),
+        // Accounts and sessions (contract 2a): passwords (Argon2id), access tokens (HS256 JWT),
+        // refresh-token rotation, login limits, expiry and revocation of sockets.
+        .target(name: "Accounts", dependencies: ["Gateway", "Server", "Store", "Reactor", "JSON", "Log", "COpenSSL", "CArgon2"],
+                swiftSettings: strict),
         // The composition root: one configuration in, one running application out (used by
         // `quantumvest serve` and by the tests).
-        .target(name: "App", dependencies: ["Gateway", "Server", "Reactor", "Log"], swiftSettings: strict),
+        .target(name: "App", dependencies: ["Gateway", "Server", "Store", "Accounts", "Reactor", "Log"], swiftSettings: strict),
         // `quantumvest serve | import-bars | version`: the command line over `App`.
         .executableTarget(name: "quantumvest", dependencies: [
-            "App", "Gateway", "Server", "Reactor", "Log", "JSON", "WebSocketProtocol",
+            "App", "Gateway", "Server", "Store", "Accounts", "Reactor", "Log", "JSON", "WebSocketProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
@@ -63,12 +71,16 @@ let package = Package(
         .executableTarget(name: "qv-load", dependencies: ["COpenSSL"], path: "loadtest/qvload",
                           cSettings: [.unsafeFlags(["-O2"])]),
 
+        // Test fixtures shared by the test targets: a throwaway PostgreSQL server on loopback.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Reactor", "Log", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "AccountsTests", dependencies: ["Accounts", "Store", "Gateway", "Reactor", "JSON", "Log"], swiftSettings: strict),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Server", "Reactor", "JSON", "Log", "WebSocketProtocol"],
                     swiftSettings: strict),
         .testTarget(name: "WebSocketProtocolTests", dependencies: ["WebSocketProtocol"], swiftSettings: strict),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CSystem", "Log"], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["App", "Server", "Gateway", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL"],
+        .testTarget(name: "ServerTests", dependencies: ["App", "Server", "Gateway", "Store", "Accounts", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL", "TestSupport"],
                     swiftSettings: strict),
     ]
 )

@@ -1,0 +1,1 @@
+// Accounts and sessions (contract 2a): placeholder until the module lands.
