@@ -29,6 +29,9 @@ public struct GatewayModules {
     public let broker: Broker
     public let sessions: SessionRegistry
     public let configuration: GatewayConfiguration
+    /// Checks access tokens at the `/ws` handshake (the accounts module sets it; without one,
+    /// only publisher keys are accepted there).
+    public var accessTokens: (any AccessTokenVerifier)?
 }
 
 /// The realtime gateway on top of the server: `/ws` (JSON-RPC sessions), `POST
@@ -61,11 +64,12 @@ public final class Gateway: Sendable {
         self.sessions = sessions
         var methods = MethodRegistry()
         ChannelMethods.register(in: &methods, broker: broker, configuration: configuration)
-        var setup = GatewayModules(methods: methods, broker: broker, sessions: sessions, configuration: configuration)
+        var setup = GatewayModules(methods: methods, broker: broker, sessions: sessions, configuration: configuration,
+                                   accessTokens: nil)
         modules(&setup)
         self.context = GatewayContext(configuration: configuration, methods: setup.methods, broker: broker,
                                       sessions: sessions, logger: logger)
-        self.credentials = Credentials(configuration)
+        self.credentials = Credentials(configuration, accessTokens: setup.accessTokens)
     }
 
     /// Adds the gateway's endpoints.
@@ -80,9 +84,12 @@ public final class Gateway: Sendable {
             switch credentials.authenticate(head) {
             case .refuse(let rejection):
                 return .refuse(rejection)
-            case .role(let role):
+            case .role(let role, let grant):
+                // Kept only when present: the login limits' peer behind a trusted proxy.
+                let forwardedFor = head.values("x-forwarded-for")
                 return .accept { ws in
-                    GatewaySession(ws: ws, context: context, hub: hubs[ws.connection.loop.index % hubs.count], role: role)
+                    GatewaySession(ws: ws, context: context, hub: hubs[ws.connection.loop.index % hubs.count], role: role,
+                                   grant: grant, forwardedFor: forwardedFor)
                 }
             }
         }

@@ -1,5 +1,6 @@
 import JSON
 import Reactor
+import WebSocketProtocol
 
 /// What a method handler may do with the connection it serves, on that connection's loop
 /// (not Sendable: work done elsewhere answers through `RPCCall.deferred()`).
@@ -8,6 +9,15 @@ public struct ClientContext {
 
     /// Who the connection is now.
     public var role: Role { session.role }
+
+    /// The access token's session and expiry (users authenticated with a token).
+    public var grant: AccessGrant? { session.grant }
+
+    /// The TCP peer's address, without the port.
+    public var peerAddress: String { session.peerAddress }
+
+    /// The upgrade request's `X-Forwarded-For` values (empty when it had none).
+    public var forwardedFor: [String] { session.forwardedFor }
 
     /// The loop the connection lives on (completions and deferred answers come back to it).
     public var loop: EventLoop { session.eventLoop }
@@ -27,7 +37,14 @@ public struct ClientContext {
     /// Logs the connection in as another user, or out (`.anonymous`): the session registry
     /// follows, and `portfolio:` subscriptions of the earlier user end with an `unsubscribed`
     /// notification (reason `identity_changed` or `logged_out`).
-    public func changeIdentity(to role: Role) {
-        session.changeIdentity(to: role)
+    /// `grant`: the access token's session and expiry, whose schedule (`auth.expiring`, the
+    /// 4001 close) restarts from it; a new token of the same user keeps the subscriptions.
+    public func changeIdentity(to role: Role, grant: AccessGrant? = nil) {
+        session.changeIdentity(to: role, grant: grant)
+    }
+
+    /// Closes this connection (e.g. 4001 when its session is revoked).
+    public func close(_ code: CloseCode, reason: String) {
+        session.close(code, reason: reason)
     }
 }

@@ -42,10 +42,15 @@ public struct MethodSpec: Sendable {
     public let name: String
     public let params: [ParamSpec]
     public let handler: @Sendable (RPCCall) -> Void
+    /// Changes of money or identity (`auth.*`, portfolio writes) are never executed as
+    /// notifications: a client must be able to confirm each one (contract 2a).
+    public let requiresID: Bool
 
-    public init(_ name: String, params: [ParamSpec] = [], handler: @escaping @Sendable (RPCCall) -> Void) {
+    public init(_ name: String, params: [ParamSpec] = [], requiresID: Bool = false,
+                handler: @escaping @Sendable (RPCCall) -> Void) {
         self.name = name
         self.params = params
+        self.requiresID = requiresID
         self.handler = handler
     }
 

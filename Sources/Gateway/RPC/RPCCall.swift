@@ -39,6 +39,13 @@ public final class RPCCall {
         collector.add(request.id.map { RPCResponse.failure(id: $0, error) })
     }
 
+    /// A notification that is not executed (nothing is answered to a notification anyway):
+    /// only its place in the batch is released.
+    func ignore() {
+        guard begin() else { return }
+        collector.add(nil)
+    }
+
     /// Runs `action` once this call's answer (the whole batch's, in a batch) is queued: e.g. a
     /// subscription starts delivering only after the client has read its answer.
     public func afterReply(_ action: @escaping () -> Void) {

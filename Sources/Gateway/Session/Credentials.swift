@@ -7,15 +7,19 @@ struct Credentials: Sendable {
     let publisherKeys: [[UInt8]]
     let allowedOrigins: [String]
     let anyOrigin: Bool
+    /// Access tokens (JWT), when the accounts module is in; without it any credential that is
+    /// not a publisher key is refused.
+    let accessTokens: (any AccessTokenVerifier)?
 
-    init(_ c: GatewayConfiguration) {
+    init(_ c: GatewayConfiguration, accessTokens: (any AccessTokenVerifier)?) {
+        self.accessTokens = accessTokens
         publisherKeys = c.publisherKeys.map { Array($0.utf8) }
         allowedOrigins = c.allowedOrigins.filter { $0 != "*" }.map { $0.lowercased() }
         anyOrigin = c.allowedOrigins.contains("*")
     }
 
     enum Outcome: Equatable {
-        case role(Role)
+        case role(Role, AccessGrant?)
         case refuse(HTTPRejection)
     }
 
@@ -58,14 +62,22 @@ struct Credentials: Sendable {
         case .failure(let r):
             return .refuse(r)
         case .success(nil):
-            return .role(.anonymous)
+            return .role(.anonymous, nil)
         case .success(let token?):
-            if isPublisherKey(token) { return .role(.publisher) }
-            // Access tokens (JWT) arrive with the auth issue; until then any other credential is
-            // wrong, and wrong credentials are refused, never downgraded to anonymous.
-            return .refuse(HTTPRejection(.unauthorized, "invalid credentials",
-                                         headers: [.init(name: "WWW-Authenticate", value: "Bearer error=\"invalid_token\"")]))
+            if isPublisherKey(token) { return .role(.publisher, nil) }
+            // Wrong credentials are refused, never downgraded to anonymous.
+            guard let accessTokens else { return .refuse(Credentials.invalidToken("invalid_token")) }
+            switch accessTokens.check(accessToken: token) {
+            case .success(let grant): return .role(.user(id: grant.userId), grant)
+            case .failure(let refusal): return .refuse(Credentials.invalidToken(refusal.reason))
+            }
         }
+    }
+
+    /// 401 with the reason word in the body and the RFC 6750 challenge (never the token).
+    static func invalidToken(_ reason: String) -> HTTPRejection {
+        HTTPRejection(.unauthorized, "invalid credentials (\(reason))",
+                      headers: [.init(name: "WWW-Authenticate", value: "Bearer error=\"invalid_token\"")])
     }
 
     /// Constant time in the key's contents: every configured key is compared in full.

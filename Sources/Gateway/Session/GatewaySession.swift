@@ -19,6 +19,12 @@ final class GatewaySession: WebSocketApplication {
     let context: GatewayContext
     let hub: LoopHub
     private(set) var role: Role
+    /// The access token's session and expiry, for a user authenticated with one.
+    private(set) var grant: AccessGrant?
+    /// `auth.expiring` and the 4001 close of `grant` (cancelled when it changes).
+    private var expiryTimers: [LoopTimer] = []
+    /// `X-Forwarded-For` of the upgrade request (login limits behind a trusted proxy).
+    let forwardedFor: [String]
     private(set) var isClosed = false
     private var dispatcher: RPCDispatcher
 
@@ -31,16 +37,29 @@ final class GatewaySession: WebSocketApplication {
     /// struct would retain and release its arrays each time.
     private let outgoingBound: Int
 
-    init(ws: WebSocketConnection, context: GatewayContext, hub: LoopHub, role: Role) {
+    init(ws: WebSocketConnection, context: GatewayContext, hub: LoopHub, role: Role, grant: AccessGrant? = nil,
+         forwardedFor: [String] = []) {
         self.ws = Unretained(ws)
         self.connection = Unretained(ws.connection)
         self.loop = Unretained(ws.connection.loop)
         self.context = context
         self.hub = hub
         self.role = role
+        self.grant = grant
+        self.forwardedFor = forwardedFor
         self.outgoingBound = context.configuration.outgoingBound
         self.dispatcher = RPCDispatcher(role: role, configuration: context.configuration, now: ws.connection.loop.now)
-        if case .user(let id) = role { context.sessions.enter(self, user: id, loop: hub.index) }
+        if case .user(let id) = role { context.sessions.enter(self, user: id, session: grant?.sessionId, loop: hub.index) }
+        scheduleExpiry()
+    }
+
+    /// The TCP peer's address without the port (a syscall: asked by login, not per message).
+    var peerAddress: String {
+        guard !isClosed else { return "?" }
+        let d = connection.with { $0.peerDescription }
+        if d.hasPrefix("["), let end = d.firstIndex(of: "]") { return String(d[d.index(after: d.startIndex)..<end]) }
+        if let colon = d.lastIndex(of: ":") { return String(d[..<colon]) }
+        return d
     }
 
     var now: Millis { loop.with { $0.now } }
@@ -73,12 +92,17 @@ final class GatewaySession: WebSocketApplication {
     /// Log in, log out, another user: the registry follows, and subscriptions the new identity
     /// may not hold end with an `unsubscribed` notification (contract 2a): the earlier user's
     /// `portfolio:` channels, and market channels when they need a login and there is none now.
-    func changeIdentity(to newRole: Role) {
-        guard !isClosed, newRole != role else { return }
+    /// A new access token of the same user (`auth.authenticate`, `auth.refresh`) only moves the
+    /// grant: subscriptions stay, the expiry schedule restarts from the new `exp`.
+    func changeIdentity(to newRole: Role, grant newGrant: AccessGrant? = nil) {
+        guard !isClosed else { return }
         let old = role
+        if case .user(let id) = old { context.sessions.leave(self, user: id, session: grant?.sessionId, loop: hub.index) }
         role = newRole
-        if case .user(let id) = old { context.sessions.leave(self, user: id, loop: hub.index) }
-        if case .user(let id) = newRole { context.sessions.enter(self, user: id, loop: hub.index) }
+        grant = newGrant
+        if case .user(let id) = newRole { context.sessions.enter(self, user: id, session: newGrant?.sessionId, loop: hub.index) }
+        scheduleExpiry()
+        guard newRole != old else { return }
         let reason = newRole == .anonymous ? "logged_out" : "identity_changed"
         let marketNeedsLogin = context.configuration.requireLoginForMarket && newRole == .anonymous
         let ending = subscriptions.values.filter { s in
@@ -86,6 +110,26 @@ final class GatewaySession: WebSocketApplication {
         }.map(\.channel).sorted { $0.name < $1.name }
         for channel in ending where stopSubscription(channel.name) {
             notify("unsubscribed", .object(JSONObject([("channel", .string(channel.name)), ("reason", .string(reason))])))
+        }
+    }
+
+    /// Contract 2a: `auth.expiring` 60 s before `exp` (at once when less is left), then the
+    /// close with 4001 at `exp` unless a new token came first.
+    private func scheduleExpiry() {
+        for t in expiryTimers { t.cancel() }
+        expiryTimers = []
+        guard let g = grant, !isClosed else { return }
+        let left = max(0, g.expiresAt - Clock.wallMillis())
+        let expiresAt = g.expiresAt
+        expiryTimers = loop.with { loop in
+            [loop.schedule(after: Millis(max(0, left - 60_000))) { [weak self] in
+                self?.notify("auth.expiring", ["expiresAt": .number(JSONNumber(Int(expiresAt)))])
+            },
+             loop.schedule(after: Millis(left)) { [weak self] in
+                guard let self, !self.isClosed else { return }
+                self.logger.info("access token expired: closing", [("conn", self.connectionID)])
+                self.close(.tokenExpired, reason: "token_expired")
+            }]
         }
     }
 
@@ -287,7 +331,9 @@ final class GatewaySession: WebSocketApplication {
 
     func webSocketDidClose(_ ws: WebSocketConnection, code: CloseCode) {
         isClosed = true
-        if case .user(let id) = role { context.sessions.leave(self, user: id, loop: hub.index) }
+        for t in expiryTimers { t.cancel() }
+        expiryTimers = []
+        if case .user(let id) = role { context.sessions.leave(self, user: id, session: grant?.sessionId, loop: hub.index) }
         let subs = Array(subscriptions.values)
         subscriptions = [:]
         leave(subs)

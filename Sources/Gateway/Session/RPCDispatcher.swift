@@ -66,6 +66,7 @@ struct RPCDispatcher {
             call.fail(.methodNotFound(request.method))
             return
         }
+        if method.requiresID && request.id == nil { return call.ignore() }
         if request.paramsArePositional {
             call.fail(.positionalParams)
             return

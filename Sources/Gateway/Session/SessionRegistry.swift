@@ -1,8 +1,8 @@
 import Reactor
 import WebSocketProtocol
 
-/// The gateway's sessions by user, so a revocation (logout elsewhere, a reused refresh token)
-/// can find and close a user's sockets. Any thread may ask; each loop's sessions are touched
+/// The gateway's sockets by user and by access-token session (`sid`), so a revocation (logout
+/// elsewhere, a reused refresh token, a changed password) can find and close them. Any thread may ask; each loop's sessions are touched
 /// only on that loop (the request travels to every loop as a task).
 public final class SessionRegistry: Sendable {
     private let tables: [LoopSessions]
@@ -27,6 +27,25 @@ public final class SessionRegistry: Sendable {
         }
     }
 
+    /// Closes every socket authenticated with access-token session `sessionID`, on every loop
+    /// (a socket that logged out first has left the index and stays open).
+    public func close(session sessionID: String, code: CloseCode, reason: String) {
+        for table in tables {
+            guard let loop = table.loop else { continue }
+            loop.execute {
+                for session in table.bySession[sessionID] ?? [] { session.close(code, reason: reason) }
+            }
+        }
+    }
+
+    /// Calls `body` on each loop's thread with how many sockets hold session `sessionID` (tests).
+    public func count(session sessionID: String, _ body: @escaping @Sendable (Int) -> Void) {
+        for table in tables {
+            guard let loop = table.loop else { continue }
+            loop.execute { body(table.bySession[sessionID]?.count ?? 0) }
+        }
+    }
+
     /// Calls `body` on each loop's thread with how many sockets `user` has there (metrics, tests).
     public func count(user: String, _ body: @escaping @Sendable (Int) -> Void) {
         for table in tables {
@@ -37,16 +56,16 @@ public final class SessionRegistry: Sendable {
 
     // MARK: Loop thread (the session's)
 
-    func enter(_ session: GatewaySession, user: String, loop: Int) {
-        tables[loop].byUser[user, default: []].append(session)
+    func enter(_ session: GatewaySession, user: String, session sessionID: String?, loop: Int) {
+        let table = tables[loop]
+        table.byUser[user, default: []].append(session)
+        if let sessionID { table.bySession[sessionID, default: []].append(session) }
     }
 
-    func leave(_ session: GatewaySession, user: String, loop: Int) {
+    func leave(_ session: GatewaySession, user: String, session sessionID: String?, loop: Int) {
         let table = tables[loop]
-        guard var list = table.byUser[user], let i = list.firstIndex(where: { $0 === session }) else { return }
-        list.swapAt(i, list.count - 1)
-        list.removeLast()
-        table.byUser[user] = list.isEmpty ? nil : list
+        LoopSessions.remove(session, at: user, from: &table.byUser)
+        if let sessionID { LoopSessions.remove(session, at: sessionID, from: &table.bySession) }
     }
 }
 
@@ -56,6 +75,15 @@ final class LoopSessions: @unchecked Sendable {
     var loop: EventLoop?
     /// Strong: a session leaves in `webSocketDidClose` (or when its identity changes).
     var byUser: [String: [GatewaySession]] = [:]
+    /// The same sessions by access-token session id (users authenticated with a token).
+    var bySession: [String: [GatewaySession]] = [:]
+
+    static func remove(_ session: GatewaySession, at key: String, from index: inout [String: [GatewaySession]]) {
+        guard var list = index[key], let i = list.firstIndex(where: { $0 === session }) else { return }
+        list.swapAt(i, list.count - 1)
+        list.removeLast()
+        index[key] = list.isEmpty ? nil : list
+    }
 
     func sessions(of user: String) -> [GatewaySession] { byUser[user] ?? [] }
 }
