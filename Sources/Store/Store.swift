@@ -178,9 +178,16 @@ public final class Store: Sendable {
                 guard !stopped.load(ordering: .relaxed) else { return timer.cancel() }
                 // A full queue is the store being busy, not down: skip this round.
                 guard !inFlight, pool.queuedCount < pool.queueLimit else { return }
-                inFlight = true
-                transaction(on: loop, write: false, { db throws(StoreError) in try db.query("SELECT 1", []).count },
-                            completion: { _ in inFlight = false })
+                do {
+                    // The connection's probe, outside a transaction: PostgreSQL's connects even
+                    // while the reconnect backoff holds operations off.
+                    try pool.submit(from: loop, { [slots, health] (worker: Int) in
+                        health.record(Result { () throws(StoreError) in try slots[worker].connection.probe() })
+                    }, completion: { _ in inFlight = false })
+                    inFlight = true
+                } catch {
+                    return   // shutting down or just filled up
+                }
             }
         }
     }

@@ -1,0 +1,54 @@
+// A PostgreSQL server of the test's own goes away and comes back: operations answer
+// `.unavailable` quickly, `isUp` follows, and the same Store recovers without a restart.
+
+import Reactor
+import Store
+import Synchronization
+import Testing
+import TestSupport
+
+@Suite(.serialized) struct OutageTests {
+    @Test func aStoppedServerIsUnavailableFastAndTheStoreRecovers() throws {
+        let server = try PostgresServer.startPrivate()
+        defer { server.destroy() }
+        var config = StoreConfiguration()
+        config.backend = .postgres(url: try server.freshDatabase())
+        config.postgresPool = 2
+        config.timeout = 1_000
+        let store = try Store(configuration: config, logger: testLogger)
+        let l = try RunningLoop()
+        defer { store.shutdown(); l.stop() }
+        store.startHealthChecks(on: l.loop)
+        let select: @Sendable (any SQLConnection) throws(StoreError) -> Int64 = { db throws(StoreError) in
+            try db.query("SELECT 1", [])[0].int(0)
+        }
+        #expect(try l.transaction(store, select)?.get() == 1)
+        #expect(store.isUp)
+
+        try server.stop()
+        for _ in 0..<3 {
+            let start = Clock.monotonicMillis()
+            let r = l.transaction(store, select)
+            let took = Clock.monotonicMillis() - start
+            guard case .failure(.unavailable) = r else {
+                Issue.record("expected unavailable, got \(String(describing: r))")
+                return
+            }
+            #expect(took < config.timeout + 1_000, "took \(took) ms")
+        }
+        #expect(waitUntil(timeout: 3_000) { !store.isUp })
+
+        try server.start()
+        let back = Clock.monotonicMillis()
+        #expect(waitUntil(timeout: 5_000) { store.isUp })
+        let upAfter = Clock.monotonicMillis() - back
+        #expect(upAfter < 2_500, "isUp after \(upAfter) ms")
+        // Operations succeed again on the same Store (each worker reconnects on its next use).
+        var ok = 0
+        #expect(waitUntil(timeout: 8_000) {
+            if case .success(1) = l.transaction(store, select) { ok += 1 } else { ok = 0 }
+            return ok >= 4
+        })
+        #expect(store.isUp)
+    }
+}
