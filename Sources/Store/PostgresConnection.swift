@@ -87,7 +87,9 @@ final class PostgresConnection: WorkerConnection {
             reconnect.succeeded()
         } catch {
             drop()
-            reconnect.failed()
+            // Once per outage, not every second of it (the health check keeps trying).
+            let level: Logger.Level = reconnect.failed() ? .warning : .debug
+            if case .unavailable(let reason) = error { logger.log(level, "postgres connect failed", [("reason", reason)]) }
             throw error
         }
     }
@@ -118,9 +120,7 @@ final class PostgresConnection: WorkerConnection {
     }
 
     private func failedConnect(_ c: OpaquePointer) -> StoreError {
-        let message = firstLine(PQerrorMessage(c))
-        logger.warning("postgres connect failed", [("message", message)])
-        return .unavailable("postgres: \(message)")
+        .unavailable("postgres: \(firstLine(PQerrorMessage(c)))")
     }
 
     /// Waits until the socket is readable (or writable) or the deadline passes.

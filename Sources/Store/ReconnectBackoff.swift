@@ -26,11 +26,15 @@ final class ReconnectBackoff: Sendable {
         }
     }
 
-    func failed(now: Millis = Clock.monotonicMillis()) {
+    /// Returns whether this is the first failure since a success (the one worth logging).
+    @discardableResult
+    func failed(now: Millis = Clock.monotonicMillis()) -> Bool {
         state.withLock { s in
+            let first = !s.failing
             s.delay = s.failing ? min(s.delay * 2, Self.most) : Self.first
             s.failing = true
             s.nextAttempt = now + Self.jittered(s.delay)
+            return first
         }
     }
 
