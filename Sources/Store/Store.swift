@@ -99,6 +99,8 @@ public final class Store: Sendable {
             }
         case .failure(.invalid(let m)) where m.hasPrefix(Migrations.SchemaTooNew.prefix):
             throw StoreStartError(message: String(m.dropFirst(Migrations.SchemaTooNew.prefix.count)))
+        case .failure(.unavailable(let reason)):
+            throw StoreStartError(message: "cannot reach the database: \(reason)")
         case .failure(let error):
             throw StoreStartError(message: "cannot prepare the database: \(error)")
         }
