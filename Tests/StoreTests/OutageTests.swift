@@ -51,4 +51,31 @@ import TestSupport
         })
         #expect(store.isUp)
     }
+
+    @Test func aServerThatStopsAnsweringCostsAWorkerTheTimeoutPlusOneSecondAtMost() throws {
+        let server = try PostgresServer.startPrivate()
+        defer { server.destroy() }
+        var config = StoreConfiguration()
+        config.backend = .postgres(url: try server.freshDatabase())
+        config.postgresPool = 1
+        config.timeout = 500
+        let store = try Store(configuration: config, logger: testLogger)
+        defer { store.shutdown() }
+        let select: @Sendable (any SQLConnection) throws(StoreError) -> Int64 = { db throws(StoreError) in
+            try db.query("SELECT 1", [])[0].int(0)
+        }
+        #expect(try store.transactionBlocking(select).get() == 1)
+        try server.suspend()
+        let start = Clock.monotonicMillis()
+        let hung = store.transactionBlocking(select)
+        let took = Clock.monotonicMillis() - start
+        #expect(hung.failure == .unavailable("timeout"))
+        #expect(took >= 1_400 && took < 2_500, "took \(took) ms")   // timeout + 1 s, client side
+        try server.resume()
+        var ok = false
+        #expect(waitUntil(timeout: 8_000) {
+            ok = (try? store.transactionBlocking(select).get()) == 1
+            return ok
+        })
+    }
 }

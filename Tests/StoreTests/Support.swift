@@ -21,9 +21,7 @@ enum Backend: String, CaseIterable, Sendable {
         var c = StoreConfiguration()
         switch self {
         case .sqlite:
-            var template = Array("/tmp/qv-store-XXXXXX".utf8CString)
-            guard let p = mkdtemp(&template) else { throw SystemError(errno: errno, call: "mkdtemp") }
-            c.backend = .sqlite(directory: String(cString: p) + "/data")
+            c.backend = .sqlite(directory: try TemporaryDirectory.make(prefix: "qv-store") + "/data")
         case .postgres:
             c.backend = .postgres(url: try PostgresServer.shared().freshDatabase())
             c.postgresPool = 4

@@ -120,9 +120,33 @@ public final class PostgresServer: @unchecked Sendable {
         running = false
     }
 
+    /// Freezes the server (SIGSTOP to the postmaster and its children): it stops answering
+    /// without closing anything, like a hung host. `resume()` thaws it.
+    public func suspend() throws { try signalServer(SIGSTOP) }
+    public func resume() throws { try signalServer(SIGCONT) }
+
+    private func signalServer(_ signal: Int32) throws {
+        guard let directory,
+              let pidFile = try? String(contentsOfFile: directory + "/data/postmaster.pid", encoding: .utf8),
+              let first = pidFile.split(separator: "\n").first, let postmaster = Int32(first) else {
+            throw Failure("no running server to signal")
+        }
+        // The postmaster's children, from /proc (ppid is the 4th field of stat, after "(comm)").
+        var pids = [postmaster]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, Int32(fields[1]) == postmaster { pids.append(pid) }
+        }
+        if signal == SIGCONT { pids.reverse() }
+        for pid in pids { kill(pid, signal) }
+    }
+
     /// Stops the server and deletes its files.
     public func destroy() {
         guard let directory else { return }
+        try? resume()
         try? stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
