@@ -7,21 +7,27 @@ import Synchronization
 import Testing
 import TestSupport
 
+/// A Store on a fresh database of `server`.
+private func store(on server: PostgresServer, pool: Int, timeout: Millis) throws -> (Store, StoreConfiguration) {
+    var config = StoreConfiguration()
+    config.backend = .postgres(url: try server.freshDatabase())
+    config.postgresPool = pool
+    config.timeout = timeout
+    return (try Store(configuration: config, logger: testLogger), config)
+}
+
+private let select: @Sendable (any SQLConnection) throws(StoreError) -> Int64 = { db throws(StoreError) in
+    try db.query("SELECT 1", [])[0].int(0)
+}
+
 @Suite(.serialized) struct OutageTests {
     @Test func aStoppedServerIsUnavailableFastAndTheStoreRecovers() throws {
         let server = try PostgresServer.startPrivate()
         defer { server.destroy() }
-        var config = StoreConfiguration()
-        config.backend = .postgres(url: try server.freshDatabase())
-        config.postgresPool = 2
-        config.timeout = 1_000
-        let store = try Store(configuration: config, logger: testLogger)
+        let (store, config) = try store(on: server, pool: 2, timeout: 1_000)
         let l = try RunningLoop()
         defer { store.shutdown(); l.stop() }
         store.startHealthChecks(on: l.loop)
-        let select: @Sendable (any SQLConnection) throws(StoreError) -> Int64 = { db throws(StoreError) in
-            try db.query("SELECT 1", [])[0].int(0)
-        }
         #expect(try l.transaction(store, select)?.get() == 1)
         #expect(store.isUp)
 
@@ -55,15 +61,8 @@ import TestSupport
     @Test func aServerThatStopsAnsweringCostsAWorkerTheTimeoutPlusOneSecondAtMost() throws {
         let server = try PostgresServer.startPrivate()
         defer { server.destroy() }
-        var config = StoreConfiguration()
-        config.backend = .postgres(url: try server.freshDatabase())
-        config.postgresPool = 1
-        config.timeout = 500
-        let store = try Store(configuration: config, logger: testLogger)
+        let (store, _) = try store(on: server, pool: 1, timeout: 500)
         defer { store.shutdown() }
-        let select: @Sendable (any SQLConnection) throws(StoreError) -> Int64 = { db throws(StoreError) in
-            try db.query("SELECT 1", [])[0].int(0)
-        }
         #expect(try store.transactionBlocking(select).get() == 1)
         try server.suspend()
         let start = Clock.monotonicMillis()
