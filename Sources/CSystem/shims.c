@@ -220,4 +220,11 @@ long cgw_rss_kib(void) {
     return kib;
 }
 
+int cgw_set_thread_niceness(int n) { return setpriority(PRIO_PROCESS, (id_t)gettid(), n); }
+
+int cgw_thread_niceness(void) {
+    errno = 0;
+    return getpriority(PRIO_PROCESS, (id_t)gettid());
+}
+
 void cgw_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }

@@ -1,9 +1,15 @@
+import CSystem
 import Log
 
 /// A fixed set of pthreads for blocking work (SQLite, password hashing) that must never run on
 /// an event loop. Work is queued up to `queueLimit` jobs; beyond that `submit` refuses at once
 /// (`Busy.queueFull`, for the RPC layer's -32013) instead of letting a queue grow without bound.
 /// The completion runs on the loop that submitted, through `execute`.
+///
+/// Each thread has an index (`0..<threads`) that `submit`'s indexed form hands to the work, so a
+/// caller can keep per-thread state (the store: one database connection per worker, touched
+/// only by that thread). `niceness` lowers the threads' CPU priority (the password-hash pool
+/// runs at 10 so event loops win the CPU).
 ///
 /// **Shutdown** (`shutdown()`): no new work is accepted; jobs already running finish and their
 /// completions are delivered; jobs still queued never run, and their completions get
@@ -23,7 +29,7 @@ public final class WorkerPool: Sendable {
     public struct Cancelled: Error, Sendable, Equatable {}
 
     private struct Job {
-        let run: @Sendable () -> Void
+        let run: @Sendable (Int) -> Void
         let cancel: @Sendable () -> Void
     }
 
@@ -37,20 +43,24 @@ public final class WorkerPool: Sendable {
 
     public let name: String
     public let queueLimit: Int
+    public let threads: Int
+    public let niceness: Int32
     private let logger: Logger
     private let lock = ConditionLock()
     // Only touched with `lock` held.
     nonisolated(unsafe) private var state: State
 
-    public init(name: String, threads: Int, queueLimit: Int, logger: Logger) {
+    public init(name: String, threads: Int, queueLimit: Int, niceness: Int32 = 0, logger: Logger) {
         precondition(threads >= 1 && queueLimit >= 1)
         self.name = name
         self.queueLimit = queueLimit
+        self.threads = threads
+        self.niceness = niceness
         self.logger = logger.with("pool", name)
         state = State(queue: Array(repeating: nil, count: queueLimit))
         var started: [LoopThread] = []
         for i in 0..<threads {
-            guard let t = LoopThread.start(name: "qv-\(name)-\(i)", { [self] in work() }) else {
+            guard let t = LoopThread.start(name: "qv-\(name)-\(i)", { [self] in work(index: i) }) else {
                 preconditionFailure("could not start worker thread \(i) of pool \(name)")
             }
             started.append(t)
@@ -62,14 +72,28 @@ public final class WorkerPool: Sendable {
     /// result. Call on `loop`'s thread. Throws at once when the queue is full or shut down.
     public func submit<T: Sendable>(from loop: EventLoop, _ work: @escaping @Sendable () -> T,
                                     completion: @escaping (Result<T, Cancelled>) -> Void) throws(Busy) {
+        try submit(from: loop, { (_: Int) in work() }, completion: completion)
+    }
+
+    /// The same, with the index (`0..<threads`) of the worker thread running `work`.
+    public func submit<T: Sendable>(from loop: EventLoop, _ work: @escaping @Sendable (Int) -> T,
+                                    completion: @escaping (Result<T, Cancelled>) -> Void) throws(Busy) {
         loop.assertInLoop()
         let done = LoopBound(completion)
-        let job = Job(run: {
-            let value = work()
+        try enqueue({ worker in
+            let value = work(worker)
             loop.execute { done.value(.success(value)) }
-        }, cancel: {
+        }, cancelled: {
             loop.execute { done.value(.failure(Cancelled())) }
         })
+    }
+
+    /// The primitive under `submit`, for callers without a loop (a thread that waits for the
+    /// answer itself, at start-up): `run` gets the worker's index on that worker; `cancelled`
+    /// runs instead (on the thread calling `shutdown`) when the job is dropped at shutdown.
+    /// Any thread. Throws at once when the queue is full or shut down.
+    public func enqueue(_ run: @escaping @Sendable (Int) -> Void, cancelled: @escaping @Sendable () -> Void) throws(Busy) {
+        let job = Job(run: run, cancel: cancelled)
         let refused: Busy? = lock.withLock {
             guard state.accepting else { return .shutDown }
             guard state.queued < queueLimit else { return .queueFull }
@@ -114,14 +138,17 @@ public final class WorkerPool: Sendable {
     }
 
     /// A worker thread's whole life: take a job, run it, until shut down and empty.
-    private func work() {
+    private func work(index: Int) {
+        if niceness != 0, cgw_set_thread_niceness(niceness) != 0 {
+            logger.warning("worker pool: could not set the thread's niceness", [("niceness", String(niceness)), ("errno", String(cgw_errno()))])
+        }
         while true {
             let job: Job? = lock.withLock {
                 while state.queued == 0 && state.accepting { lock.wait() }
                 return takeLocked()
             }
             guard let job else { return }
-            job.run()
+            job.run(index)
         }
     }
 }

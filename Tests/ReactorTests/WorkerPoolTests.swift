@@ -5,6 +5,7 @@
 import Glibc
 #endif
 @testable import Reactor
+import CSystem
 import Synchronization
 import Testing
 
@@ -133,5 +134,51 @@ private final class Gate: Sendable {
             }
         } ?? nil
         #expect(refused == .shutDown)
+    }
+
+    @Test func indexedWorkSeesItsOwnThreadsIndex() throws {
+        let l = try RunningLoop()
+        let pool = WorkerPool(name: "t", threads: 3, queueLimit: 64, logger: testLogger)
+        defer { pool.shutdown(); l.stop() }
+        // Each index must always map to the same thread (the store keeps one connection each).
+        let seen = Recorder<(Int, UInt)>()
+        let ok = l.onLoop { () -> Bool in
+            for _ in 0..<30 {
+                do {
+                    try pool.submit(from: l.loop, { (worker: Int) -> Int in
+                        seen.append((worker, UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))))
+                        usleep(200)
+                        return worker
+                    }, completion: { _ in })
+                } catch {
+                    return false
+                }
+            }
+            return true
+        }
+        #expect(ok == true)
+        #expect(waitUntil { seen.count == 30 })
+        var threadOf: [Int: UInt] = [:]
+        for (worker, thread) in seen.all {
+            #expect((0..<3).contains(worker))
+            if let t = threadOf[worker] { #expect(t == thread) } else { threadOf[worker] = thread }
+        }
+        #expect(Set(threadOf.values).count == threadOf.count)
+    }
+
+    @Test func workersRunAtTheirNiceness() throws {
+        let l = try RunningLoop()
+        let pool = WorkerPool(name: "t", threads: 1, queueLimit: 4, niceness: 10, logger: testLogger)
+        defer { pool.shutdown(); l.stop() }
+        let base = cgw_thread_niceness()
+        let got = Recorder<Int32>()
+        let ok = l.onLoop { () -> Bool in
+            (try? pool.submit(from: l.loop, { () -> Int32 in cgw_thread_niceness() },
+                              completion: { r in if let v = try? r.get() { got.append(v) } })) != nil
+        }
+        #expect(ok == true)
+        #expect(waitUntil { got.count == 1 })
+        #expect(got.all == [10])   // absolute, as setpriority sets it
+        #expect(cgw_thread_niceness() == base)   // only the worker changed
     }
 }

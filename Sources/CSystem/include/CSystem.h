@@ -73,6 +73,10 @@ int cgw_wait_termination(void);
 void cgw_raise_termination(void);
 /* VmRSS of this process in KiB, or -1. */
 long cgw_rss_kib(void);
+/* The calling thread's nice value (setpriority(PRIO_PROCESS, gettid(), n): on Linux niceness is
+ * per thread). Returns 0 or -1 (errno). cgw_thread_niceness reads it back (tests). */
+int cgw_set_thread_niceness(int n);
+int cgw_thread_niceness(void);
 /* Name the calling thread (visible in top/perf). */
 void cgw_set_thread_name(const char *name);
 
