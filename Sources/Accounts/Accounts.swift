@@ -1,1 +1,0 @@
-// Accounts and sessions (contract 2a): placeholder until the module lands.
