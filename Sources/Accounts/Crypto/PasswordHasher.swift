@@ -6,7 +6,7 @@ import CArgon2
 ///
 /// Passwords are the exact UTF-8 bytes the client sent. All methods are thread-safe and block
 /// for the length of one hash (tens of ms): call them off the event loops.
-public struct PasswordHasher: Sendable {
+public struct PasswordHasher: Sendable, CustomStringConvertible {
     /// Argon2id cost parameters.
     public struct Parameters: Sendable, Equatable, CustomStringConvertible {
         /// Memory in KiB. Default 19456 (19 MiB), OWASP's baseline for Argon2id.
@@ -22,7 +22,8 @@ public struct PasswordHasher: Sendable {
             self.parallelism = parallelism
         }
 
-        /// libargon2's own bounds: memory ≥ 8 KiB per lane, at least one pass and one lane.
+        /// libargon2's bounds (memory ≥ 8 KiB per lane, at least one pass and one lane) and ours
+        /// (at most 255 lanes).
         public var isValid: Bool {
             iterations >= 1 && parallelism >= 1 && parallelism <= 255 && memoryKiB >= 8 * parallelism
         }
@@ -92,6 +93,9 @@ public struct PasswordHasher: Sendable {
         guard let stored = PHCString(encoded) else { return true }
         return !stored.parameters.isAtLeast(parameters)
     }
+
+    /// Parameters only (no hash, not even the dummy's).
+    public var description: String { "PasswordHasher(argon2id \(parameters))" }
 
     // MARK: libargon2 (the only unsafe code here)
 
