@@ -102,6 +102,22 @@ private let window: Int64 = 15 * minute
         #expect(limiter.check(email: "a@x.y", peer: "p", now: 10_000) == 3000 + window - 10_000)
     }
 
+    @Test func threadSafe() async {
+        let limiter = LoginLimiter()
+        await withTaskGroup(of: Void.self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    for k in 0..<500 {
+                        limiter.recordFailure(email: "e\(k % 7)@x.y", peer: "p\(task)", now: Int64(k))
+                        _ = limiter.check(email: "e\(k % 7)@x.y", peer: "p\(task)", now: Int64(k))
+                        if k % 50 == 0 { limiter.recordSuccess(email: "e0@x.y", peer: "p\(task)") }
+                    }
+                }
+            }
+        }
+        #expect(limiter.check(email: "e1@x.y", peer: "p0", now: 500) != nil)
+    }
+
     @Test func boundedMemory() {
         var log = SlidingWindowLog<String>(limit: 5, windowMs: window, maxKeys: 80)
         for k in 0..<1000 { log.record("k\(k)", now: Int64(k)) }

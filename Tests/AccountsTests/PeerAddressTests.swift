@@ -13,7 +13,8 @@ private func cidrs(_ texts: String...) -> [CIDR] {
         ("[2001:0DB8:0001:0002::1]:1", "2001:db8:1:2::/64"),
         ("2001:db8:aaaa:bbbb:cccc::1", "2001:db8:aaaa:bbbb::/64"),
         ("[::1]:9", "::/64"),
-        ("[::ffff:10.1.2.3]:80", "10.1.2.3"),                        // dual-stack socket: IPv4
+        ("[::ffff:10.1.2.3]:80", "10.1.2.3"),
+        ("[fe80::1:2%eth0]:80", "fe80::/64"),                         // zone dropped, not a key per port                        // dual-stack socket: IPv4
         ("?", "?"),                                                   // unreadable peer: as given
     ])
     func withoutProxies(peer: String, key: String) {

@@ -22,6 +22,8 @@ struct IPAddress: Equatable, Hashable, Sendable {
             guard Self.isPort(host[host.index(after: colon)...]) else { return nil }
             host = host[..<colon]
         }
+        // A link-local peer may carry a zone (`fe80::1%eth0`); the zone is no part of the address.
+        if host.contains(":"), let percent = host.firstIndex(of: "%") { host = host[..<percent] }
         self.init(literal: host)
     }
 
