@@ -1,6 +1,7 @@
 /* `qv-load rpc`: JSON-RPC round trips on N connections. Each connection first sends the
  * --setup messages one at a time, each awaited (e.g. auth.login); a connection whose setup
- * is answered with an error is left out. Then each keeps --inflight copies of --message
+ * is answered with an error is left out (one answered -32013 busy, e.g. a login waiting for the
+ * password-hash queue, is sent again 100 ms later). Then each keeps --inflight copies of --message
  * outstanding: a closed loop, a new copy is sent when an answer arrives. Answers are told
  * from the gateway's notifications by a byte scan (a notification has "method" right after
  * "jsonrpc"), and those holding "error" are counted apart. The copies share one id, so a
@@ -26,6 +27,7 @@ typedef struct {
     uint32_t head, count;
     uint32_t owed;       /* copies to send when the next slot comes (--conn-rate) */
     uint64_t due;        /* the connection's next slot (ns) */
+    uint64_t setup_retry_at; /* a setup message answered busy goes again then (ns); 0: none */
 } rpc_conn;
 
 typedef struct {
@@ -34,7 +36,7 @@ typedef struct {
     rpc_conn *rc;
     qv_hist hist;
     uint64_t answers, errors;          /* inside the measured window */
-    uint64_t sent, notifications, setup_failed;
+    uint64_t sent, notifications, setup_failed, setup_busy;
     char first_error[200];
     pthread_t thread;
 } rpc_thread;
@@ -94,6 +96,11 @@ static int on_message(qv_loop *lp, qv_conn *c, int opcode, const uint8_t *p, siz
         return 0;
     }
     if (r->phase == RPC_SETUP) {
+        if (is_error(p, len) && memmem(p, len, "\"reason\":\"busy\"", 15)) {
+            r->setup_retry_at = now + 100000000ull;
+            t->setup_busy++;
+            return 0;
+        }
         if (is_error(p, len)) {
             keep_error(t, p, len);
             r->phase = RPC_FAILED;
@@ -141,13 +148,24 @@ static void after_poll(qv_loop *lp, uint64_t now) {
     }
 }
 
-/* Polls until no open connection is still in setup, or the deadline passes. */
-static void wait_setup(qv_loop *lp, uint64_t deadline_ns) {
+/* Polls until no open connection is still in setup, or the deadline passes; sends again the
+ * setup messages answered busy whose time has come. */
+static void wait_setup(rpc_thread *t, uint64_t deadline_ns) {
+    qv_loop *lp = &t->loop;
     for (;;) {
         int waiting = 0;
-        for (int i = 0; i < lp->nconns; i++)
-            waiting += lp->conns[i].state == QV_OPEN && ((rpc_conn *)lp->conns[i].user)->phase == RPC_SETUP;
-        if (waiting == 0 || qv_now_ns() >= deadline_ns) return;
+        uint64_t now = qv_now_ns();
+        for (int i = 0; i < lp->nconns; i++) {
+            qv_conn *c = &lp->conns[i];
+            rpc_conn *r = c->user;
+            if (c->state != QV_OPEN || r->phase != RPC_SETUP) continue;
+            waiting++;
+            if (r->setup_retry_at && r->setup_retry_at <= now) {
+                r->setup_retry_at = 0;
+                send_setup_or_ready(t, c);
+            }
+        }
+        if (waiting == 0 || now >= deadline_ns) return;
         qv_loop_poll(lp, 10);
     }
 }
@@ -159,7 +177,7 @@ static void *thread_main(void *arg) {
     qv_establish_share(lp, o);
     for (int i = 0; i < lp->nconns; i++)
         if (lp->conns[i].state == QV_OPEN) send_setup_or_ready(t, &lp->conns[i]);
-    wait_setup(lp, qv_now_ns() + (uint64_t)(o->setup_timeout * 1e9));
+    wait_setup(t, qv_now_ns() + (uint64_t)(o->setup_timeout * 1e9));
 
     qv_run_sync(&g_run, o);
     uint64_t end = atomic_load(&g_run.end);
@@ -224,7 +242,7 @@ int qv_rpc_main(const qv_opts *o, const qv_url *url) {
     qv_hist h;
     qv_hist_init(&h);
     qv_errors e = {0};
-    uint64_t answers = 0, errors = 0, sent = 0, notes = 0, setup_failed = 0;
+    uint64_t answers = 0, errors = 0, sent = 0, notes = 0, setup_failed = 0, setup_busy = 0;
     int ready = 0;
     const char *first_error = "";
     for (int i = 0; i < nthreads; i++) {
@@ -236,6 +254,7 @@ int qv_rpc_main(const qv_opts *o, const qv_url *url) {
         sent += t->sent;
         notes += t->notifications;
         setup_failed += t->setup_failed;
+        setup_busy += t->setup_busy;
         if (!first_error[0] && t->first_error[0]) first_error = t->first_error;
         for (int k = 0; k < t->loop.nconns; k++) ready += ((rpc_conn *)t->loop.conns[k].user)->phase == RPC_READY;
     }
@@ -245,9 +264,9 @@ int qv_rpc_main(const qv_opts *o, const qv_url *url) {
     double p50 = (double)qv_hist_percentile(&h, 50) / us, p99 = (double)qv_hist_percentile(&h, 99) / us,
            mx = (double)h.max / us, mean = h.total ? h.sum / (double)h.total / us : 0;
 
-    printf("qv-load rpc %s: %ld connections (%d past setup, %llu setups refused), %d setup message%s, %ld in "
+    printf("qv-load rpc %s: %ld connections (%d past setup, %llu setups refused, %llu sent again after busy), %d setup message%s, %ld in "
            "flight each%s, %d loader thread%s\n",
-           o->url, o->connections, ready, (unsigned long long)setup_failed, o->nsetup, o->nsetup == 1 ? "" : "s",
+           o->url, o->connections, ready, (unsigned long long)setup_failed, (unsigned long long)setup_busy, o->nsetup, o->nsetup == 1 ? "" : "s",
            o->inflight, pace, nthreads, nthreads == 1 ? "" : "s");
     printf("  warm-up %.1f s, measured %.1f s: %llu answers (%.0f round trips/s), %llu error answers (%.0f/s)\n",
            o->warmup, o->duration, (unsigned long long)answers, rtps, (unsigned long long)errors, eps);
@@ -261,12 +280,12 @@ int qv_rpc_main(const qv_opts *o, const qv_url *url) {
     qv_cpu_print(&cpu);
     char url_json[2200];
     qv_json_string(url_json, sizeof url_json, o->url);
-    printf("{\"mode\":\"rpc\",\"url\":%s,\"connections\":%ld,\"ready\":%d,\"setup_failed\":%llu,\"inflight\":%ld,\"conn_rate\":%.1f,"
+    printf("{\"mode\":\"rpc\",\"url\":%s,\"connections\":%ld,\"ready\":%d,\"setup_failed\":%llu,\"setup_busy\":%llu,\"inflight\":%ld,\"conn_rate\":%.1f,"
            "\"threads\":%d,\"warmup_s\":%.3f,\"duration_s\":%.3f,\"answers\":%llu,\"rtps\":%.1f,"
            "\"error_answers\":%llu,\"error_answers_per_s\":%.1f,\"sent\":%llu,\"p50_us\":%.1f,\"p99_us\":%.1f,"
            "\"max_us\":%.1f,\"mean_us\":%.1f,\"errors\":%llu,\"connect_errors\":%llu,\"closed_by_server\":%llu,"
            "\"notifications\":%llu,\"loader_cpu_pct\":%.1f,\"server_cpu_pct\":%.1f,\"other_cpu_pct\":%.1f}\n",
-           url_json, o->connections, ready, (unsigned long long)setup_failed, o->inflight, o->conn_rate, nthreads, o->warmup,
+           url_json, o->connections, ready, (unsigned long long)setup_failed, (unsigned long long)setup_busy, o->inflight, o->conn_rate, nthreads, o->warmup,
            o->duration, (unsigned long long)answers, rtps, (unsigned long long)errors, eps, (unsigned long long)sent,
            p50, p99, mx, mean, (unsigned long long)qv_errors_total(&e), (unsigned long long)e.connect_errors,
            (unsigned long long)e.unexpected_closes, (unsigned long long)notes, cpu.loader_pct, cpu.server_pct,
