@@ -5,7 +5,7 @@
 - every examples/*.json validates against the schema it names;
 - every examples/invalid/*.json does NOT validate against the schema it names;
 - every schema is used (named by an example, or reached through $ref while one is validated);
-- every scenarios/*.json has the shape scenarios/README.md describes.
+- every scenarios/*.json (and scenarios/pending-*/*.json) has the shape scenarios/README.md describes.
 
 Patterns are ECMA-262 regular expressions. Python's `re` reads a final `$` as "end, or before a
 final newline"; here it is read as end of string, as ECMA-262 does.
@@ -146,7 +146,8 @@ def collect_saves(value, saved):
 
 def check_scenarios(problems):
     count = 0
-    for path in sorted(SCENARIOS.glob("*.json")):
+    # pending-*/: scenarios of a module not merged yet (the Swift replay reads only the top level).
+    for path in sorted(SCENARIOS.glob("*.json")) + sorted(SCENARIOS.glob("pending-*/*.json")):
         where = path.relative_to(HERE)
         scenario = load_json(path, problems)
         if scenario is None:

@@ -31,11 +31,18 @@ static const char USAGE[] =
     "           the C channels, R events/s in all (paced) or W publishes in flight each. Reports\n"
     "           publishes/s, deliveries/s, expected vs received deliveries and the publish ->\n"
     "           delivery latency p50/p99/p99.9/max in microseconds.\n"
+    "  rpc      --url ws://127.0.0.1:PORT/ws --message JSON [--setup JSON]... [--connections N]\n"
+    "           [--inflight K] [--duration D] [--warmup SECONDS] [--threads T] [--rate R]\n"
+    "           [--header 'Name: value']... [--publisher-key KEY] [--conn-rate R] [--pid PID]\n"
+    "           Each connection sends the --setup messages one at a time, each awaited (one\n"
+    "           answer each; a connection whose setup answers an error is left out), then keeps\n"
+    "           K copies of --message outstanding, a new one sent per answer. Reports round\n"
+    "           trips/s, error answers (frames with \"error\") apart, latency p50/p99/max in us.\n"
     "\n"
     "options:\n"
     "  --url URL            ws://HOST[:PORT]/PATH or wss://... (TLS, certificate not verified);\n"
     "                       HOST is 127.x.x.x, [::1] or localhost\n"
-    "  --connections N      connections (echo default 100, connect default 1000)\n"
+    "  --connections N      connections (echo and rpc default 100, connect default 1000)\n"
     "  --inflight W         messages in flight per connection (default 8); fanout: publishes\n"
     "                       in flight per publisher, each reply frees a slot\n"
     "  --size S             payload bytes per message (default 64); fanout: pad every publish\n"
@@ -65,6 +72,13 @@ static const char USAGE[] =
     "                       text 'subscribe CHANNEL', every text frame with \"sent\": is an event,\n"
     "                       publishes get no reply (needs --rate)\n"
     "  --grace SECONDS      fanout: wait at most this long for late deliveries (default 3)\n"
+    "  --message JSON       rpc: the JSON-RPC request kept in flight (sent as it is)\n"
+    "  --setup JSON         rpc: a message sent before, answer awaited (repeatable, at most 16)\n"
+    "  --header LINE        rpc: an extra upgrade request header, e.g. 'Authorization: Bearer T'\n"
+    "                       (repeatable); --publisher-key KEY is 'Authorization: Bearer KEY'\n"
+    "  --in-flight K        the same as --inflight\n"
+    "  --conn-rate R        rpc: at most R requests/s per connection (the gateway limits anonymous\n"
+    "                       and logged-in connections to 100/s, burst 200; default: no cap)\n"
     "  -h, --help           this text\n"
     "\n"
     "The last line of output is a one-line JSON summary. Exit status: 0 ok, 1 failed run, 2 usage.\n";
@@ -92,6 +106,10 @@ enum {
     O_PROTO = 1 << 19,
     O_CRATE = 1 << 20,
     O_GRACE = 1 << 21,
+    O_MSG = 1 << 22,
+    O_SETUPMSG = 1 << 23,
+    O_HEADER = 1 << 24,
+    O_CONNRATE = 1 << 25,
 };
 
 typedef struct {
@@ -110,6 +128,10 @@ static const qv_mode MODES[] = {
      O_URL | O_INFL | O_SIZE | O_DUR | O_WARM | O_THR | O_RATE | O_PID | O_SETUP | O_SUBS | O_CHAN | O_PUBS | O_KEY |
          O_PROTO | O_CRATE | O_GRACE,
      O_URL},
+    {"rpc", qv_rpc_main,
+     O_URL | O_CONN | O_INFL | O_DUR | O_WARM | O_THR | O_RATE | O_PID | O_SETUP | O_KEY | O_MSG | O_SETUPMSG | O_HEADER |
+         O_CONNRATE,
+     O_URL | O_MSG},
 };
 
 static const struct {
@@ -123,7 +145,8 @@ static const struct {
     {"setup-timeout", O_SETUP, 1}, {"deflate", O_DEFLATE, 0}, {"subscribe", O_SUBSCRIBE, 1},
     {"subscribers", O_SUBS, 1},    {"channels", O_CHAN, 1},    {"publishers", O_PUBS, 1},
     {"publisher-key", O_KEY, 1},   {"protocol", O_PROTO, 1},   {"connect-rate", O_CRATE, 1},
-    {"grace", O_GRACE, 1},
+    {"grace", O_GRACE, 1},          {"message", O_MSG, 1},      {"setup", O_SETUPMSG, 1},
+    {"header", O_HEADER, 1},       {"in-flight", O_INFL, 1},   {"conn-rate", O_CONNRATE, 1},
 };
 
 static int bad(const char *fmt, const char *a) {
@@ -148,6 +171,15 @@ static int parse_double(const char *s, double lo, double hi, double *out) {
     double v = strtod(s, &end);
     if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return -1;
     *out = v;
+    return 0;
+}
+
+/* Appends "LINE\r\n" to the upgrade request's extra headers; a line must be "Name: value". */
+static int add_header(qv_opts *o, const char *line) {
+    size_t have = strlen(o->headers), n = strlen(line);
+    if (n == 0 || strpbrk(line, "\r\n") || !strchr(line, ':') || have + n + 3 > sizeof o->headers) return -1;
+    memcpy(o->headers + have, line, n);
+    memcpy(o->headers + have + n, "\r\n", 3);
     return 0;
 }
 
@@ -267,6 +299,13 @@ int main(int argc, char **argv) {
             r = o.raw || o.notify || !strcmp(value, "qv") ? 0 : -1;
             break;
         case O_GRACE: r = parse_double(value, 0, 600, &o.grace); break;
+        case O_MSG: o.message = value; break;
+        case O_SETUPMSG:
+            r = o.nsetup < 16 ? 0 : -1;
+            if (r == 0) o.setup[o.nsetup++] = value;
+            break;
+        case O_HEADER: r = add_header(&o, value); break;
+        case O_CONNRATE: r = parse_double(value, 0.1, 1e6, &o.conn_rate); break;
         case O_PID: r = parse_pids(value, &o); break;
         case O_HOLD: r = parse_double(value, 0, 3600, &o.hold); break;
         case O_SETTLE: r = parse_double(value, 0, 600, &o.settle); break;
@@ -285,7 +324,12 @@ int main(int argc, char **argv) {
         if (!(seen & O_SIZE)) o.size = 0;
         o.connections = o.subscribers + o.publishers;
     }
-    if (o.connections < 0) o.connections = !strcmp(mode->name, "echo") ? 100 : 1000;
+    if (!strcmp(mode->name, "rpc") && o.publisher_key) {
+        char line[600];
+        snprintf(line, sizeof line, "Authorization: Bearer %s", o.publisher_key);
+        if (add_header(&o, line) != 0) return bad("%s", "too many header bytes");
+    }
+    if (o.connections < 0) o.connections = !strcmp(mode->name, "connect") ? 1000 : 100;
     if ((double)o.connections * (double)o.inflight > 4e7) return bad("%s", "connections x inflight is too large");
     if (o.setup_timeout < 0) o.setup_timeout = 30 + (double)o.connections / o.rate * 3;
 

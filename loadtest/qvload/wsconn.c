@@ -189,7 +189,7 @@ static void queue_upgrade(qv_loop *lp, qv_conn *c) {
     memcpy(raw, &a, 8);
     memcpy(raw + 8, &b, 8);
     qv_base64(raw, 16, c->key);
-    char req[1600];
+    char req[4096]; /* path (1 KiB) + extra headers (2 KiB) + the fixed lines */
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\n"
                      "Host: %s\r\n"

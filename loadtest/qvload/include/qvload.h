@@ -15,6 +15,7 @@
  *   connect.c  `connect` mode
  *   fanout.c   `fanout` mode: subscribers + publishers, publish->delivery latency from
  *              the CLOCK_MONOTONIC send time carried in each event (`"sent":NS`)
+ *   rpc.c      `rpc` mode: setup messages, then a closed loop of JSON-RPC round trips
  */
 #ifndef QVLOAD_H
 #define QVLOAD_H
@@ -53,6 +54,12 @@ typedef struct {
     int raw;               /* --protocol raw: "subscribe CHANNEL" text, no publish replies */
     int notify;            /* --protocol qv-notify: publishes are JSON-RPC notifications (no id, no reply) */
     double grace;          /* seconds to wait for late deliveries after the run */
+    /* rpc mode */
+    const char *setup[16]; /* messages sent first, one at a time, each awaited */
+    int nsetup;
+    const char *message;   /* the message kept in flight */
+    double conn_rate;      /* requests per second per connection at most; 0: no cap */
+    char headers[2048];    /* extra upgrade request header lines ("Name: value\r\n") */
 } qv_opts;
 
 /* ---------- URL ---------- */
@@ -270,5 +277,6 @@ int qv_loop_poll(qv_loop *lp, int timeout_ms);
 int qv_echo_main(const qv_opts *o, const qv_url *url);
 int qv_connect_main(const qv_opts *o, const qv_url *url);
 int qv_fanout_main(const qv_opts *o, const qv_url *url);
+int qv_rpc_main(const qv_opts *o, const qv_url *url);
 
 #endif
