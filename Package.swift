@@ -60,7 +60,7 @@ let package = Package(
                 swiftSettings: strict),
         // The composition root: one configuration in, one running application out (used by
         // `quantumvest serve` and by the tests).
-        .target(name: "App", dependencies: ["Gateway", "Server", "Store", "Accounts", "Reactor", "Log"], swiftSettings: strict),
+        .target(name: "App", dependencies: ["Gateway", "Server", "Store", "Accounts", "Reactor", "Log", "WebSocketProtocol"], swiftSettings: strict),
         // `quantumvest serve | import-bars | version`: the command line over `App`.
         .executableTarget(name: "quantumvest", dependencies: [
             "App", "Gateway", "Server", "Store", "Accounts", "Reactor", "Log", "JSON", "WebSocketProtocol",

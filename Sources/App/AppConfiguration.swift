@@ -1,6 +1,7 @@
 import Gateway
 import Log
 import Server
+import Store
 
 /// Everything `quantumvest serve` can be told, one settings value per module, each with that
 /// module's defaults (`ServerConfiguration`, `GatewayConfiguration` and its `broker`,
@@ -10,11 +11,11 @@ public struct AppConfiguration: Sendable {
     public var server = ServerConfiguration()
     public var gateway = GatewayConfiguration()
     public var log = LogConfiguration()
-    /// Directory of the SQLite store (arrives with the store issue).
-    public var dataDirectory = "./data"
-    /// HMAC secret for access tokens, or a file holding it (arrive with the auth issue).
+    /// Where the data lives: SQLite in `--data-dir` (the default) or `--postgres`.
+    public var store = StoreConfiguration()
+    /// HMAC secret for access tokens, or a key file (used once the accounts module is wired).
     public var jwtSecret: String?
-    public var jwtSecretFile: String?
+    public var jwtKeyFile: String?
 
     public init() {}
 }

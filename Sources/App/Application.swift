@@ -2,6 +2,8 @@ import Gateway
 import Log
 import Reactor
 import Server
+import Store
+import WebSocketProtocol
 
 /// The gateway process, built from one configuration: the server (loops, listeners, routes),
 /// the gateway on it, and the drain switch both answer to. `quantumvest serve` and the tests
@@ -17,19 +19,38 @@ public final class Application: Sendable {
     public let server: Server
     /// The one drain switch: readiness, upgrades, keep-alive, HTTP publish.
     public let drain: DrainCoordinator
+    /// The database (SQLite or PostgreSQL); `/readyz` answers 503 while it is unreachable.
+    public let store: Store
 
     /// `routes`: endpoints of the caller's besides the gateway's (tests, later modules);
     /// `modules` register more JSON-RPC methods (see `Gateway.init`).
     public init(configuration: AppConfiguration, logger: Logger, routes extraRoutes: Routes = Routes(),
-                modules: (inout GatewayModules) -> Void = { _ in }) throws(ServerStartError) {
+                modules: (inout GatewayModules) -> Void = { _ in }) throws(AppStartError) {
         self.configuration = configuration
         self.logger = logger
+        let store: Store
+        do {
+            store = try Store(configuration: configuration.store, logger: logger)
+        } catch {
+            throw .store(error)
+        }
+        self.store = store
         let drain = DrainCoordinator()
         let gateway = Gateway(configuration: configuration.gateway, loops: configuration.server.threads, logger: logger,
                               drain: drain, modules: modules)
         var routes = extraRoutes
         gateway.install(into: &routes)
-        self.server = try Server(configuration: configuration.server, routes: routes, logger: logger, drain: drain)
+        // Ready: not draining, and the store answered its last check (at most ~1 s old).
+        routes.http["/readyz"] = routes.http["/readyz"] ?? Routes.HTTPRoute(methods: ["GET"]) { _ in
+            if drain.isDraining { return HTTPResponse.text(.serviceUnavailable, "draining") }
+            return store.isUp ? HTTPResponse.text(.ok, "ready") : HTTPResponse.text(.serviceUnavailable, "store unavailable")
+        }
+        do {
+            self.server = try Server(configuration: configuration.server, routes: routes, logger: logger, drain: drain)
+        } catch {
+            store.shutdown()
+            throw .server(error)
+        }
         gateway.attach(server.loops)
         self.gateway = gateway
         self.drain = drain
@@ -42,6 +63,7 @@ public final class Application: Sendable {
 
     public func start() {
         server.start()
+        if let loop = server.loops.first { store.startHealthChecks(on: loop) }
     }
 
     /// Refuse new work from now on (readiness 503, publish 503, upgrades 503); connections
@@ -54,6 +76,21 @@ public final class Application: Sendable {
     /// Blocks: call from the main thread or a test, never from a loop.
     public func stop() {
         drain.begin()
+        // Before the loops stop: queued store work still completes on them.
+        store.shutdown()
         server.shutdown()
+    }
+}
+
+/// Why the process could not start (printed for the operator, exit 1).
+public enum AppStartError: Error, CustomStringConvertible, Sendable {
+    case server(ServerStartError)
+    case store(StoreStartError)
+
+    public var description: String {
+        switch self {
+        case .server(let e): e.description
+        case .store(let e): "store: \(e)"
+        }
     }
 }

@@ -16,6 +16,8 @@ public enum StoreBackend: Sendable, Equatable {
 /// The store's settings (`--data-dir`, `--postgres`, `--postgres-pool`, `--store-timeout`,
 /// `--store-queue`).
 public struct StoreConfiguration: Sendable {
+    /// `--data-dir`'s default.
+    public static let defaultDataDirectory = "./data"
     public var backend: StoreBackend = .sqlite(directory: "./data")
     /// PostgreSQL connections (one worker thread each). SQLite uses `sqliteThreads`.
     public var postgresPool = 8

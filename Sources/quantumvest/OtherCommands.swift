@@ -1,6 +1,7 @@
 import App
 import ArgumentParser
 import Log
+import Store
 
 /// `quantumvest import-bars FILE`: declared so scripts and help see it; the import itself
 /// arrives with the price-bars issue, until then it refuses (exit 2) without touching anything.
@@ -12,7 +13,7 @@ struct ImportBarsCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("RFC 4180 CSV file of daily bars.", valueName: "file"))
     var file: String
     @Option(help: ArgumentHelp("Directory of the SQLite store.", valueName: "path"))
-    var dataDir = AppConfiguration().dataDirectory
+    var dataDir = StoreConfiguration.defaultDataDirectory
     @Option(help: ArgumentHelp("PostgreSQL instead of SQLite.", valueName: "url"))
     var postgres: String?
 

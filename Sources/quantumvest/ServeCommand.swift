@@ -4,6 +4,7 @@ import Gateway
 import Log
 import Reactor
 import Server
+import Store
 import WebSocketProtocol
 
 #if canImport(Glibc)
@@ -28,6 +29,7 @@ struct ServeCommand: ParsableCommand {
     private static let server = ServerConfiguration()
     private static let gateway = GatewayConfiguration()
     private static let app = AppConfiguration()
+    private static let store = StoreConfiguration()
 
     @Option(help: "Address to listen on.")
     var host = server.host
@@ -40,18 +42,24 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Largest WebSocket message.", valueName: "bytes"))
     var maxMessage = server.maxMessageSize
 
-    @Option(help: ArgumentHelp("Directory of the SQLite store.", valueName: "path"))
-    var dataDir = app.dataDirectory
-    @Option(help: ArgumentHelp("PostgreSQL instead of SQLite (not available yet).", valueName: "url"))
+    @Option(help: ArgumentHelp("Directory of the SQLite store (quantumvest.db).", valueName: "path"))
+    var dataDir = StoreConfiguration.defaultDataDirectory
+    @Option(help: ArgumentHelp("PostgreSQL instead of SQLite (postgresql://user:pass@host:port/db).", valueName: "url"))
     var postgres: String?
+    @Option(help: ArgumentHelp("PostgreSQL connections (one worker thread each).", valueName: "count"))
+    var postgresPool = store.postgresPool
+    @Option(help: ArgumentHelp("Milliseconds a statement or a connection attempt may take (then -32013).", valueName: "ms"))
+    var storeTimeout = Int(store.timeout)
+    @Option(help: ArgumentHelp("Store operations waiting for a connection at most (then -32013 busy).", valueName: "count"))
+    var storeQueue = store.queueLimit
     @Option(help: ArgumentHelp("Redis server for replicas (repeatable; not available yet).", valueName: "url"))
     var redis: [String] = []
     @Option(help: ArgumentHelp("A key that grants the publisher role (repeatable, 16+ characters).", valueName: "key"))
     var publisherKey: [String] = []
     @Option(help: ArgumentHelp("HMAC secret for access tokens.", valueName: "secret"))
     var jwtSecret: String?
-    @Option(help: ArgumentHelp("File holding the JWT secret.", valueName: "path"))
-    var jwtSecretFile: String?
+    @Option(help: ArgumentHelp("File of kid=secret lines (the first signs, all verify).", valueName: "path"))
+    var jwtKeyFile: String?
     @Option(help: ArgumentHelp("Browser origin allowed on /ws besides our own (repeatable; * for any).", valueName: "origin"))
     var allowedOrigin: [String] = []
 
@@ -120,10 +128,9 @@ struct ServeCommand: ParsableCommand {
             Millis(try check(value, range, flag))
         }
         // Features that later issues bring: refused rather than silently served without.
-        if postgres != nil { throw ValidationError("--postgres is not available yet (arrives with the store issue)") }
         if !redis.isEmpty { throw ValidationError("--redis is not available yet (arrives with the replicas issue)") }
         if demo { throw ValidationError("--demo is not available yet (arrives with the demo feed issue)") }
-        if jwtSecret != nil && jwtSecretFile != nil { throw ValidationError("give --jwt-secret or --jwt-secret-file, not both") }
+        if jwtSecret != nil && jwtKeyFile != nil { throw ValidationError("give --jwt-secret or --jwt-key-file, not both") }
         // Never echo a key: only its position.
         if let i = publisherKey.firstIndex(where: { $0.utf8.count < 16 }) {
             throw ValidationError("--publisher-key: keys must be at least 16 characters (key \(i + 1) is shorter)")
@@ -157,9 +164,20 @@ struct ServeCommand: ParsableCommand {
         c.gateway.broker.historySize = try check(historySize, 0...1_000_000, "--history-size")
         c.gateway.broker.historyTTL = Millis(try check(historyTtl, 1...86_400, "--history-ttl")) * 1000
         c.gateway.broker.historyBytes = try check(historyMemory, (1 << 20)...(1 << 40), "--history-memory")
-        c.dataDirectory = dataDir
+        if let postgres {
+            // Never echo the URL: it may carry a password.
+            guard postgres.hasPrefix("postgres://") || postgres.hasPrefix("postgresql://") else {
+                throw ValidationError("--postgres must be a postgres:// or postgresql:// URL")
+            }
+            c.store.backend = .postgres(url: postgres)
+        } else {
+            c.store.backend = .sqlite(directory: dataDir)
+        }
+        c.store.postgresPool = try check(postgresPool, 1...256, "--postgres-pool")
+        c.store.timeout = try millis(storeTimeout, 100...600_000, "--store-timeout")
+        c.store.queueLimit = try check(storeQueue, 1...1_000_000, "--store-queue")
         c.jwtSecret = jwtSecret
-        c.jwtSecretFile = jwtSecretFile
+        c.jwtKeyFile = jwtKeyFile
         c.log.level = logLevel
         c.log.format = logFormat
         return c

@@ -45,7 +45,7 @@ struct DeferredLogTests {
         var c = GatewayConfiguration()
         c.publisherKeys = [key]
         let broker = Broker(log: log, fanOut: FanOut(hubs: [LoopHub(index: 0)]))
-        return (PublishEndpoint(broker: broker, credentials: Credentials(c), configuration: c, isDraining: { false }), broker)
+        return (PublishEndpoint(broker: broker, credentials: Credentials(c, accessTokens: nil), configuration: c, isDraining: { false }), broker)
     }
 
     func request(_ body: String) -> HTTPRequest {

@@ -4,12 +4,15 @@
 import App
 import Gateway
 import Server
+import Store
+import TestSupport
 import Testing
 
 @Suite("Application")
 struct ApplicationTests {
     @Test func beginDrainTurnsReadinessUpgradesAndPublishTo503() throws {
         var c = AppConfiguration()
+        c.store.backend = .sqlite(directory: try TemporaryDirectory.make(prefix: "qv-app"))
         c.server.port = 0
         c.server.threads = 2
         c.server.drainTimeout = 1000
@@ -44,6 +47,7 @@ struct ApplicationTests {
     @Test func staticFolderIsServedThroughTheConfiguration() throws {
         let folder = try StaticFolder.make(["index.html": "<h1>qv</h1>"])
         var c = AppConfiguration()
+        c.store.backend = .sqlite(directory: try TemporaryDirectory.make(prefix: "qv-app"))
         c.server.port = 0
         c.server.threads = 1
         c.server.staticDirectory = folder.path
@@ -55,11 +59,12 @@ struct ApplicationTests {
         #expect(try client.exchange(rawRequest("/", ["Host: 127.0.0.1"])).bodyText == "<h1>qv</h1>")
     }
 
-    @Test func aMissingStaticFolderStopsTheStart() {
+    @Test func aMissingStaticFolderStopsTheStart() throws {
         var c = AppConfiguration()
+        c.store.backend = .sqlite(directory: try TemporaryDirectory.make(prefix: "qv-app"))
         c.server.port = 0
         c.server.threads = 1
         c.server.staticDirectory = "/nonexistent/qv-static"
-        #expect(throws: ServerStartError.self) { try Application(configuration: c, logger: testLogger) }
+        #expect(throws: AppStartError.self) { try Application(configuration: c, logger: testLogger) }
     }
 }

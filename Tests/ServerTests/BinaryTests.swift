@@ -4,6 +4,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TestSupport
 import Testing
 
 @Suite("quantumvest binary")
@@ -14,7 +15,7 @@ struct BinaryTests {
 
     /// Starts `serve` and returns the process and the port from its `listening on` line.
     private func serve(_ arguments: [String], environment: [String: String] = [:]) throws -> (ChildProcess, Int) {
-        let child = try ChildProcess(try executable(), ["serve", "--port", "0", "--threads", "2", "--log-level", "warning"] + arguments,
+        let child = try ChildProcess(try executable(), ["serve", "--port", "0", "--threads", "2", "--log-level", "warning", "--data-dir", try TemporaryDirectory.make(prefix: "qv-bin")] + arguments,
                                      environment: environment)
         let line = try #require(child.readLine(timeoutMs: 10_000), "no 'listening on' line: \(child.readAll(timeoutMs: 500))")
         let prefix = "listening on 127.0.0.1:"
@@ -114,7 +115,7 @@ struct BinaryTests {
     @Test func portHeldByAnotherProgramIsRefusedWithExitOne() throws {
         let (fd, port) = try plainListener()
         defer { close(fd) }
-        let child = try ChildProcess(try executable(), ["serve", "--port", String(port), "--threads", "2"])
+        let child = try ChildProcess(try executable(), ["serve", "--port", String(port), "--threads", "2", "--data-dir", try TemporaryDirectory.make(prefix: "qv-bin")])
         #expect(child.waitForExit(timeoutMs: 5000) == .exited(1))
         let output = child.readAll(timeoutMs: 1000)
         #expect(output.stderr.contains("cannot listen"), "stderr: \(output.stderr)")

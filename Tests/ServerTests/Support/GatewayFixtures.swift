@@ -5,6 +5,8 @@ import Gateway
 import JSON
 import Reactor
 import Server
+import Store
+import TestSupport
 
 let testPublisherKey = "test-publisher-key-0123456789"
 
@@ -14,8 +16,11 @@ final class TestGateway: Sendable {
 
     init(threads: Int = 2, _ adjust: (inout GatewayConfiguration) -> Void = { _ in },
          server adjustServer: (inout ServerConfiguration) -> Void = { _ in },
+         store: StoreBackend? = nil,
          modules: (inout GatewayModules) -> Void = { _ in }) throws {
         var c = AppConfiguration()
+        // Each gateway its own SQLite file unless a test names a store.
+        c.store.backend = try store ?? .sqlite(directory: TemporaryDirectory.make(prefix: "qv-gw"))
         c.gateway.publisherKeys = [testPublisherKey]
         adjust(&c.gateway)
         c.server.port = 0
