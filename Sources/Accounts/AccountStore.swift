@@ -9,9 +9,11 @@ enum AccountStore {
         let passwordHash: String
     }
 
-    static func createUser(_ c: any SQLConnection, id: String, email: String, passwordHash: String, now: Int64) throws(StoreError) {
-        try c.execute("INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
-                      [.text(id), .text(email), .text(passwordHash), .int(now)])
+    /// False when the email is taken. (`ON CONFLICT`, not a caught unique violation: on
+    /// PostgreSQL a failed statement aborts the whole transaction.)
+    static func createUser(_ c: any SQLConnection, id: String, email: String, passwordHash: String, now: Int64) throws(StoreError) -> Bool {
+        try c.execute("INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING",
+                      [.text(id), .text(email), .text(passwordHash), .int(now)]) == 1
     }
 
     static func user(_ c: any SQLConnection, email: String) throws(StoreError) -> User? {

@@ -1,3 +1,4 @@
+import Accounts
 import Gateway
 import Log
 import Server
@@ -13,9 +14,8 @@ public struct AppConfiguration: Sendable {
     public var log = LogConfiguration()
     /// Where the data lives: SQLite in `--data-dir` (the default) or `--postgres`.
     public var store = StoreConfiguration()
-    /// HMAC secret for access tokens, or a key file (used once the accounts module is wired).
-    public var jwtSecret: String?
-    public var jwtKeyFile: String?
+    /// Accounts and sessions: token lifetimes, signing keys, password hashing.
+    public var accounts = AccountsConfiguration()
 
     public init() {}
 }

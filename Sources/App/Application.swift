@@ -1,3 +1,4 @@
+import Accounts
 import Gateway
 import Log
 import Reactor
@@ -21,6 +22,7 @@ public final class Application: Sendable {
     public let drain: DrainCoordinator
     /// The database (SQLite or PostgreSQL); `/readyz` answers 503 while it is unreachable.
     public let store: Store
+    public let accounts: Accounts
 
     /// `routes`: endpoints of the caller's besides the gateway's (tests, later modules);
     /// `modules` register more JSON-RPC methods (see `Gateway.init`).
@@ -35,9 +37,20 @@ public final class Application: Sendable {
             throw .store(error)
         }
         self.store = store
+        let accounts: Accounts
+        do {
+            accounts = try Accounts(configuration: configuration.accounts, store: store, logger: logger)
+        } catch {
+            store.shutdown()
+            throw .accounts(error)
+        }
+        self.accounts = accounts
         let drain = DrainCoordinator()
         let gateway = Gateway(configuration: configuration.gateway, loops: configuration.server.threads, logger: logger,
-                              drain: drain, modules: modules)
+                              drain: drain, modules: { m in
+                                  accounts.install(into: &m)
+                                  modules(&m)
+                              })
         var routes = extraRoutes
         gateway.install(into: &routes)
         // Ready: not draining, and the store answered its last check (at most ~1 s old).
@@ -48,6 +61,7 @@ public final class Application: Sendable {
         do {
             self.server = try Server(configuration: configuration.server, routes: routes, logger: logger, drain: drain)
         } catch {
+            accounts.shutdown()
             store.shutdown()
             throw .server(error)
         }
@@ -63,7 +77,10 @@ public final class Application: Sendable {
 
     public func start() {
         server.start()
-        if let loop = server.loops.first { store.startHealthChecks(on: loop) }
+        if let loop = server.loops.first {
+            store.startHealthChecks(on: loop)
+            accounts.startRevocationPolling(on: loop, sessions: gateway.sessions)
+        }
     }
 
     /// Refuse new work from now on (readiness 503, publish 503, upgrades 503); connections
@@ -77,6 +94,7 @@ public final class Application: Sendable {
     public func stop() {
         drain.begin()
         // Before the loops stop: queued store work still completes on them.
+        accounts.shutdown()
         store.shutdown()
         server.shutdown()
     }
@@ -86,11 +104,13 @@ public final class Application: Sendable {
 public enum AppStartError: Error, CustomStringConvertible, Sendable {
     case server(ServerStartError)
     case store(StoreStartError)
+    case accounts(AccountsStartError)
 
     public var description: String {
         switch self {
         case .server(let e): e.description
         case .store(let e): "store: \(e)"
+        case .accounts(let e): "accounts: \(e)"
         }
     }
 }

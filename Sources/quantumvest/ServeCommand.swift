@@ -1,3 +1,4 @@
+import Accounts
 import App
 import ArgumentParser
 import Gateway
@@ -30,6 +31,7 @@ struct ServeCommand: ParsableCommand {
     private static let gateway = GatewayConfiguration()
     private static let app = AppConfiguration()
     private static let store = StoreConfiguration()
+    private static let accounts = AccountsConfiguration()
 
     @Option(help: "Address to listen on.")
     var host = server.host
@@ -60,6 +62,12 @@ struct ServeCommand: ParsableCommand {
     var jwtSecret: String?
     @Option(help: ArgumentHelp("File of kid=secret lines (the first signs, all verify).", valueName: "path"))
     var jwtKeyFile: String?
+    @Option(help: ArgumentHelp("Seconds an access token lives (10-86400).", valueName: "seconds"))
+    var accessTtl = Int(accounts.accessTTL)
+    @Option(help: ArgumentHelp("Password hashes waiting for a thread at most (then -32013 busy).", valueName: "count"))
+    var hashQueue = accounts.hashQueue
+    @Flag(help: "Market channels, *.latest and prices.history need a logged-in user.")
+    var requireLogin = false
     @Option(help: ArgumentHelp("Browser origin allowed on /ws besides our own (repeatable; * for any).", valueName: "origin"))
     var allowedOrigin: [String] = []
 
@@ -176,8 +184,12 @@ struct ServeCommand: ParsableCommand {
         c.store.postgresPool = try check(postgresPool, 1...256, "--postgres-pool")
         c.store.timeout = try millis(storeTimeout, 100...600_000, "--store-timeout")
         c.store.queueLimit = try check(storeQueue, 1...1_000_000, "--store-queue")
-        c.jwtSecret = jwtSecret
-        c.jwtKeyFile = jwtKeyFile
+        if let jwtSecret, jwtSecret.utf8.count < 32 { throw ValidationError("--jwt-secret must be at least 32 bytes") }
+        c.accounts.jwtSecret = jwtSecret
+        c.accounts.jwtKeyFile = jwtKeyFile
+        c.accounts.accessTTL = Int64(try check(accessTtl, 10...86_400, "--access-ttl"))
+        c.accounts.hashQueue = try check(hashQueue, 1...100_000, "--hash-queue")
+        c.gateway.requireLoginForMarket = requireLogin
         c.log.level = logLevel
         c.log.format = logFormat
         return c

@@ -1,5 +1,6 @@
 // The gateway on an in-process server (real sockets, two event loops), and a JSON-RPC client
 // that keeps server-initiated events apart from answers.
+import Accounts
 import App
 import Gateway
 import JSON
@@ -17,8 +18,11 @@ final class TestGateway: Sendable {
     init(threads: Int = 2, _ adjust: (inout GatewayConfiguration) -> Void = { _ in },
          server adjustServer: (inout ServerConfiguration) -> Void = { _ in },
          store: StoreBackend? = nil,
+         accounts adjustAccounts: (inout AccountsConfiguration) -> Void = { _ in },
          modules: (inout GatewayModules) -> Void = { _ in }) throws {
         var c = AppConfiguration()
+        c.accounts.hashThreads = 1
+        adjustAccounts(&c.accounts)
         // Each gateway its own SQLite file unless a test names a store.
         c.store.backend = try store ?? .sqlite(directory: TemporaryDirectory.make(prefix: "qv-gw"))
         c.gateway.publisherKeys = [testPublisherKey]

@@ -1,0 +1,178 @@
+import Foundation
+import Gateway
+import Log
+import Reactor
+import Store
+import Synchronization
+import WebSocketProtocol
+
+/// Accounts and sessions (contract 2a) on one store: the signing keys, the revoked sessions, the
+/// password-hash pool and the limits, shared by every loop. `install` adds the `auth.*` methods
+/// and the handshake's token check to the gateway.
+public final class Accounts: Sendable {
+    public let configuration: AccountsConfiguration
+    let store: Store
+    let logger: Logger
+    let ring: KeyRing
+    let hasher: PasswordHasher
+    /// Password hashing off the loops, at a lower priority than they run.
+    let hashPool: WorkerPool
+    let logins = LoginLimiter()
+    let registrations = RegistrationLimiter()
+    let revoked = RevokedSessions()
+    let trustedProxies: [CIDR]
+
+    /// Loads (or creates, in the store) the signing keys and the recent revocations. Blocking:
+    /// call at start, before the loops serve.
+    public init(configuration: AccountsConfiguration, store: Store, logger: Logger) throws(AccountsStartError) {
+        self.configuration = configuration
+        self.store = store
+        self.logger = logger.with("component", "accounts")
+        var proxies: [CIDR] = []
+        for text in configuration.trustedProxies {
+            guard let cidr = CIDR.parse(text) else { throw AccountsStartError("--trusted-proxy: not a CIDR: \(text)") }
+            proxies.append(cidr)
+        }
+        trustedProxies = proxies
+        ring = try Accounts.loadKeys(configuration, store: store, logger: self.logger)
+        do {
+            hasher = try PasswordHasher(parameters: .init(memoryKiB: configuration.hashMemoryKiB,
+                                                          iterations: configuration.hashIterations,
+                                                          parallelism: configuration.hashParallelism))
+        } catch {
+            throw AccountsStartError("password hash parameters refused by Argon2: \(error)")
+        }
+        hashPool = WorkerPool(name: "hash", threads: configuration.hashThreads, queueLimit: configuration.hashQueue,
+                              niceness: 10, logger: logger)
+        let since = Clock.wallMillis() - 86_400_000
+        switch store.transactionBlocking(write: false, { c throws(StoreError) in try AccountStore.revokedSince(c, since, limit: 1_000_000) }) {
+        case .success(let rows): for r in rows { revoked.insert(r.id, at: r.at) }
+        case .failure(let e): throw AccountsStartError("cannot read revoked sessions: \(e)")
+        }
+    }
+
+    /// `--jwt-key-file`, else `--jwt-secret`, else the key kept in the store (made at first start).
+    private static func loadKeys(_ c: AccountsConfiguration, store: Store, logger: Logger) throws(AccountsStartError) -> KeyRing {
+        do {
+            if let path = c.jwtKeyFile {
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    throw AccountsStartError("--jwt-key-file: cannot read \(path)")
+                }
+                return try KeyRing.parse(keyFile: text)
+            }
+            if let secret = c.jwtSecret { return try KeyRing(secret: secret) }
+        } catch let e as KeyRing.Failure {
+            throw AccountsStartError("JWT keys: \(e)")
+        } catch let e as AccountsStartError {
+            throw e
+        } catch {
+            throw AccountsStartError("JWT keys: \(error)")
+        }
+        let fresh = Secrets.hexEncode(Secrets.randomSecret())
+        let now = Clock.wallMillis()
+        let stored = store.transactionBlocking { c throws(StoreError) in
+            try AccountStore.addSigningKey(c, kid: "generated", secretHex: fresh, now: now)
+            return try AccountStore.signingKeys(c)
+        }
+        switch stored {
+        case .failure(let e): throw AccountsStartError("cannot load the signing key from the store: \(e)")
+        case .success(let rows):
+            var keys: [(kid: String, secret: [UInt8])] = []
+            for row in rows {
+                guard let bytes = Secrets.hexDecode(row.secretHex) else { throw AccountsStartError("a stored signing key is damaged (kid \(row.kid))") }
+                keys.append((row.kid, bytes))
+            }
+            do { return try KeyRing(keys: keys) } catch { throw AccountsStartError("stored signing keys: \(error)") }
+        }
+    }
+
+    /// The handshake's check and the methods.
+    public func install(into modules: inout GatewayModules) {
+        modules.accessTokens = TokenCheck(ring: ring, revoked: revoked)
+        AuthMethods.register(in: &modules.methods, accounts: self, sessions: modules.sessions)
+    }
+
+    /// Every second on one loop: revocations other processes on this store recorded.
+    public func startRevocationPolling(on loop: EventLoop, sessions: SessionRegistry) {
+        loop.execute { [self] in
+            loop.schedule(every: 1_000) { [self] _ in
+                let since = revoked.newest
+                store.transaction(on: loop, write: false, { c throws(StoreError) in try AccountStore.revokedSince(c, since, limit: 10_000) }) { [self] result in
+                    guard case .success(let rows) = result else { return }
+                    for r in rows where revoked.insert(r.id, at: r.at) {
+                        sessions.close(session: r.id, code: .tokenExpired, reason: "token_revoked")
+                    }
+                }
+            }
+        }
+    }
+
+    public func shutdown() { hashPool.shutdown() }
+
+    // MARK: Tokens
+
+    func issueAccess(userId: String, sessionId: String) -> (token: String, grant: AccessGrant, expiresIn: Int64) {
+        let now = Clock.wallMillis() / 1000
+        let claims = AccessClaims(sub: userId, sid: sessionId, jti: Secrets.randomID(), iat: now, exp: now + configuration.accessTTL)
+        return (JWT.sign(claims, with: ring), AccessGrant(userId: userId, sessionId: sessionId, expiresAt: claims.exp * 1000),
+                configuration.accessTTL)
+    }
+
+    func check(accessToken: String) -> Result<AccessGrant, AccessRefusal> {
+        TokenCheck(ring: ring, revoked: revoked).check(accessToken: accessToken)
+    }
+
+    func peerKey(_ client: ClientContext) -> String {
+        PeerAddress.key(peer: client.peerAddress, forwardedFor: client.forwardedFor, trustedProxies: trustedProxies)
+    }
+}
+
+/// Signature, claims and the revocation set: no store round trip, so the handshake never waits.
+struct TokenCheck: AccessTokenVerifier {
+    let ring: KeyRing
+    let revoked: RevokedSessions
+
+    func check(accessToken: String) -> Result<AccessGrant, AccessRefusal> {
+        switch JWT.verify(accessToken, with: ring, nowSeconds: Clock.wallMillis() / 1000) {
+        case .failure(.expired): return .failure(AccessRefusal("token_expired"))
+        case .failure(.invalid): return .failure(AccessRefusal("invalid_token"))
+        case .success(let claims):
+            if revoked.contains(claims.sid) { return .failure(AccessRefusal("token_revoked")) }
+            return .success(AccessGrant(userId: claims.sub, sessionId: claims.sid, expiresAt: claims.exp * 1000))
+        }
+    }
+}
+
+/// Sessions revoked within the last day (access tokens live at most 86,400 s), by id.
+final class RevokedSessions: Sendable {
+    private struct State {
+        var at: [String: Int64] = [:]
+        var newest: Int64 = 0
+    }
+    private let state = Mutex(State())
+
+    /// True when it was not known.
+    @discardableResult
+    func insert(_ id: String, at time: Int64) -> Bool {
+        state.withLock { s in
+            s.newest = max(s.newest, time)
+            guard s.at[id] == nil else { return false }
+            s.at[id] = time
+            if s.at.count % 4096 == 0 {
+                let horizon = Clock.wallMillis() - 86_400_000
+                s.at = s.at.filter { $0.value >= horizon }
+            }
+            return true
+        }
+    }
+
+    func contains(_ id: String) -> Bool { state.withLock { $0.at[id] != nil } }
+
+    var newest: Int64 { state.withLock { $0.newest } }
+}
+
+/// Why accounts could not start (printed for the operator, exit 1). Never carries a secret.
+public struct AccountsStartError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

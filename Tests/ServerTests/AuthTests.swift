@@ -1,0 +1,148 @@
+import Accounts
+import Gateway
+import JSON
+import Store
+import TestSupport
+import Testing
+
+/// Contract 2a through real sockets, on both stores: SQLite in a temporary directory and a
+/// fresh database on the test PostgreSQL server.
+enum TestStore: String, CaseIterable, Sendable {
+    case sqlite, postgres
+
+    func backend() throws -> StoreBackend {
+        switch self {
+        case .sqlite: .sqlite(directory: try TemporaryDirectory.make(prefix: "qv-auth"))
+        case .postgres: .postgres(url: try PostgresServer.shared().freshDatabase())
+        }
+    }
+}
+
+@Suite("Accounts and sessions (2a)")
+struct AuthTests {
+    func gateway(_ store: TestStore, _ adjust: (inout AccountsConfiguration) -> Void = { _ in }) throws -> TestGateway {
+        try TestGateway(store: try store.backend(), accounts: { a in
+            a.jwtSecret = "0123456789abcdef0123456789abcdef-test"
+            adjust(&a)
+        })
+    }
+
+    func register(_ c: RPCClient, _ email: String, _ password: String = "correct horse battery") throws -> Incoming {
+        try c.call("auth.register", #"{"email":"\#(email)","password":"\#(password)"}"#)
+    }
+
+    func login(_ c: RPCClient, _ email: String, _ password: String = "correct horse battery") throws -> Incoming {
+        try c.call("auth.login", #"{"email":"\#(email)","password":"\#(password)"}"#, timeoutMs: 5000)
+    }
+
+    func upgradeStatus(_ g: TestGateway, _ token: String) throws -> Int {
+        let c = try TCPClient(port: g.port)
+        defer { c.close() }
+        return try c.exchange(rawRequest("/ws", upgradeHeaders(extra: ["Authorization: Bearer \(token)"]))).status
+    }
+
+    @Test(arguments: TestStore.allCases)
+    func registerLoginMeAndTheHandshake(_ store: TestStore) throws {
+        let g = try gateway(store)
+        defer { g.stop() }
+        let c = try g.client()
+        let reg = try register(c, "  Ann@Example.COM ")
+        #expect(reg.result?["email"] == .string("ann@example.com"))
+        let userId = try #require(reg.result?["userId"]?.stringValue)
+        // Registering does not log in.
+        #expect(try c.call("auth.me").errorReason == "unauthenticated")
+        #expect(try register(c, "ann@example.com").errorReason == "email_taken")
+        #expect(try register(c, "bob@example.com", "short").errorReason == "weak_password")
+        #expect(try register(c, "not-an-email", "long enough pass").errorReason == "invalid_param")
+
+        let wrong = try login(c, "ann@example.com", "wrong password!")
+        let unknown = try login(c, "nobody@example.com", "wrong password!")
+        #expect(wrong.errorReason == "invalid_credentials")
+        #expect(wrong.error == unknown.error)
+
+        let ok = try login(c, "ANN@example.com")
+        #expect(ok.result?["userId"] == .string(userId))
+        #expect(ok.result?["expiresIn"] == .number(JSONNumber(900)))
+        let token = try #require(ok.result?["accessToken"]?.stringValue)
+        let me = try c.call("auth.me")
+        #expect(me.result?["email"] == .string("ann@example.com"))
+
+        // The token at the handshake and with auth.authenticate.
+        #expect(try upgradeStatus(g, token) == 101)
+        let other = try g.client(headers: ["Authorization: Bearer \(token)"])
+        #expect(try other.call("auth.me").result?["userId"] == .string(userId))
+        let anon = try g.client()
+        #expect(try anon.call("auth.authenticate", #"{"token":"\#(token)"}"#).result?["userId"] == .string(userId))
+        #expect(try anon.call("auth.authenticate", #"{"token":"\#(token)x"}"#).errorReason == "invalid_token")
+        // A failed authenticate leaves the identity as it was.
+        #expect(try anon.call("auth.me").result?["userId"] == .string(userId))
+
+        // Logout: this socket anonymous, the session's other sockets closed with 4001, the
+        // token refused at the handshake from now on.
+        #expect(try c.call("auth.logout").result?["loggedOut"] == .bool(true))
+        #expect(try c.call("auth.me").errorReason == "unauthenticated")
+        #expect(try other.awaitCloseFrame().closeCode == 4001)
+        #expect(try anon.awaitCloseFrame().closeCode == 4001)
+        #expect(try upgradeStatus(g, token) == 401)
+    }
+
+    @Test(arguments: TestStore.allCases)
+    func refreshRotatesAndReuseRevokesTheSession(_ store: TestStore) throws {
+        let g = try gateway(store) { $0.refreshReuseGrace = 0 }
+        defer { g.stop() }
+        let c = try g.client()
+        _ = try register(c, "rot@example.com")
+        let first = try login(c, "rot@example.com")
+        let refresh1 = try #require(first.result?["refreshToken"]?.stringValue)
+        let watcher = try g.client(headers: ["Authorization: Bearer \(try #require(first.result?["accessToken"]?.stringValue))"])
+        #expect(try watcher.call("auth.me").result != nil)
+
+        let second = try c.call("auth.refresh", #"{"refreshToken":"\#(refresh1)"}"#)
+        let refresh2 = try #require(second.result?["refreshToken"]?.stringValue)
+        #expect(refresh2 != refresh1)
+        #expect(second.result?["userId"] == first.result?["userId"])
+        // The old one again, after the (zero) grace: reuse, the whole session revoked.
+        let other = try g.client()
+        let reused = try other.call("auth.refresh", #"{"refreshToken":"\#(refresh1)"}"#)
+        #expect(reused.errorReason == "refresh_token_reused")
+        #expect(try watcher.awaitCloseFrame().closeCode == 4001)
+        #expect(try c.awaitCloseFrame().closeCode == 4001)
+        #expect(try other.call("auth.refresh", #"{"refreshToken":"\#(refresh2)"}"#).errorReason == "token_revoked")
+        #expect(try other.call("auth.refresh", #"{"refreshToken":"made-up"}"#).errorReason == "invalid_token")
+    }
+
+    @Test func loginLimitsPerEmailAndPeer() throws {
+        let g = try gateway(.sqlite)
+        defer { g.stop() }
+        let c = try g.client()
+        _ = try register(c, "lim@example.com")
+        for _ in 0..<5 { #expect(try login(c, "lim@example.com", "wrong password!").errorReason == "invalid_credentials") }
+        let refused = try login(c, "lim@example.com")
+        #expect(refused.errorReason == "too_many_attempts")
+        #expect((refused.error?["data"]?["retryAfterMs"]?.numberValue?.int64 ?? 0) > 0)
+    }
+
+    @Test func notificationsToAuthMethodsAreNotExecuted() throws {
+        let g = try gateway(.sqlite)
+        defer { g.stop() }
+        let c = try g.client()
+        try c.sendText(#"{"jsonrpc":"2.0","method":"auth.register","params":{"email":"n@example.com","password":"long enough pass"}}"#)
+        // Not registered: registering it now succeeds.
+        #expect(try register(c, "n@example.com").result?["email"] == .string("n@example.com"))
+    }
+
+    @Test func expiringThenClosedWith4001() throws {
+        let g = try gateway(.sqlite) { $0.accessTTL = 2 }
+        defer { g.stop() }
+        let c = try g.client()
+        _ = try register(c, "exp@example.com")
+        let ok = try login(c, "exp@example.com")
+        #expect(ok.result?["expiresIn"] == .number(JSONNumber(2)))
+        // Less than 60 s left: auth.expiring at once, then the close at exp.
+        let expiring = try c.nextAnswer(timeoutMs: 2000)
+        #expect(expiring.value["method"] == .string("auth.expiring"))
+        #expect(expiring.params?["expiresAt"] == ok.result?["expiresAt"])
+        let close = try c.awaitCloseFrame(timeoutMs: 5000)
+        #expect(close.closeCode == 4001)
+    }
+}
