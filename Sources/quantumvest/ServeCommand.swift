@@ -64,6 +64,14 @@ struct ServeCommand: ParsableCommand {
     var jwtKeyFile: String?
     @Option(help: ArgumentHelp("Seconds an access token lives (10-86400).", valueName: "seconds"))
     var accessTtl = Int(accounts.accessTTL)
+    @Option(help: ArgumentHelp("Seconds a refresh token lives after it was issued.", valueName: "seconds"))
+    var refreshTtl = Int(accounts.refreshTTL)
+    @Option(help: ArgumentHelp("Seconds a session lives at most after its login.", valueName: "seconds"))
+    var sessionMaxAge = Int(accounts.sessionMaxAge)
+    @Option(help: ArgumentHelp("Seconds within which a rotated refresh token presented again is a retry.", valueName: "seconds"))
+    var refreshReuseGrace = Int(accounts.refreshReuseGrace)
+    @Option(help: ArgumentHelp("Proxy whose X-Forwarded-For names the client, for login limits (repeatable).", valueName: "cidr"))
+    var trustedProxy: [String] = []
     @Option(help: ArgumentHelp("Password hashes waiting for a thread at most (then -32013 busy).", valueName: "count"))
     var hashQueue = accounts.hashQueue
     @Flag(help: "Market channels, *.latest and prices.history need a logged-in user.")
@@ -189,6 +197,13 @@ struct ServeCommand: ParsableCommand {
         c.accounts.jwtKeyFile = jwtKeyFile
         c.accounts.accessTTL = Int64(try check(accessTtl, 10...86_400, "--access-ttl"))
         c.accounts.hashQueue = try check(hashQueue, 1...100_000, "--hash-queue")
+        c.accounts.refreshTTL = Int64(try check(refreshTtl, 60...(10 * 365 * 86_400), "--refresh-ttl"))
+        c.accounts.sessionMaxAge = Int64(try check(sessionMaxAge, 60...(10 * 365 * 86_400), "--session-max-age"))
+        c.accounts.refreshReuseGrace = Int64(try check(refreshReuseGrace, 0...3_600, "--refresh-reuse-grace"))
+        if let bad = trustedProxy.first(where: { CIDR.parse($0) == nil }) {
+            throw ValidationError("--trusted-proxy must be a CIDR (10.0.0.0/8, fd00::/8), got \(bad)")
+        }
+        c.accounts.trustedProxies = trustedProxy
         c.gateway.requireLoginForMarket = requireLogin
         c.log.level = logLevel
         c.log.format = logFormat

@@ -145,4 +145,93 @@ struct AuthTests {
         let close = try c.awaitCloseFrame(timeoutMs: 5000)
         #expect(close.closeCode == 4001)
     }
+
+    @Test func badTokensAtTheHandshakeAre401() throws {
+        let g = try gateway(.sqlite)
+        defer { g.stop() }
+        let c = try g.client()
+        _ = try register(c, "hs@example.com")
+        let token = try #require(try login(c, "hs@example.com").result?["accessToken"]?.stringValue)
+        let parts = token.split(separator: ".").map(String.init)
+        try #require(parts.count == 3)
+        let tampered = parts[0] + "." + parts[1] + "." + String(parts[2].reversed())
+        // {"alg":"none","typ":"JWT","kid":"default"} with the same claims and no signature.
+        let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIiwia2lkIjoiZGVmYXVsdCJ9." + parts[1] + "."
+        for bad in [tampered, none, "a.b", token + "x"] { #expect(try upgradeStatus(g, bad) == 401, "\(bad)") }
+        #expect(try upgradeStatus(g, token) == 101)
+        let other = try g.client()
+        #expect(try other.call("auth.authenticate", #"{"token":"\#(none)"}"#).errorReason == "invalid_token")
+    }
+
+    @Test func expiredTokenAtTheHandshakeAndViaAuthenticate() throws {
+        let g = try gateway(.sqlite) { $0.accessTTL = 1 }
+        defer { g.stop() }
+        let c = try g.client()
+        _ = try register(c, "old@example.com")
+        let token = try #require(try login(c, "old@example.com").result?["accessToken"]?.stringValue)
+        #expect(eventually(within: 3_000, every: 100) { (try? upgradeStatus(g, token)) == 401 })
+        let other = try g.client()
+        #expect(try other.call("auth.authenticate", #"{"token":"\#(token)"}"#).errorReason == "token_expired")
+    }
+
+    @Test(arguments: TestStore.allCases)
+    func changePasswordAndLogoutAllRevokeSessions(_ store: TestStore) throws {
+        let g = try gateway(store)
+        defer { g.stop() }
+        let a = try g.client()
+        _ = try register(a, "cp@example.com")
+        _ = try login(a, "cp@example.com")
+        let b = try g.client()
+        let tokenB = try #require(try login(b, "cp@example.com").result?["accessToken"]?.stringValue)
+        #expect(try a.call("auth.changePassword", #"{"currentPassword":"wrong password!","newPassword":"another long one"}"#)
+            .errorReason == "invalid_credentials")
+        #expect(try a.call("auth.changePassword", #"{"currentPassword":"correct horse battery","newPassword":"short"}"#)
+            .errorReason == "weak_password")
+        #expect(try a.call("auth.changePassword", #"{"currentPassword":"correct horse battery","newPassword":"another long one"}"#,
+                           timeoutMs: 5000).result?["changed"] == .bool(true))
+        // The other session is revoked; this one stays.
+        #expect(try b.awaitCloseFrame().closeCode == 4001)
+        #expect(try upgradeStatus(g, tokenB) == 401)
+        #expect(try a.call("auth.me").result != nil)
+        #expect(try login(g.client(), "cp@example.com").errorReason == "invalid_credentials")
+        let c = try g.client()
+        #expect(try login(c, "cp@example.com", "another long one").result != nil)
+        let all = try a.call("auth.logoutAll")
+        #expect(all.result?["sessions"] == .number(JSONNumber(2)))
+        #expect(try c.awaitCloseFrame().closeCode == 4001)
+        #expect(try a.call("auth.me").errorReason == "unauthenticated")
+    }
+
+    /// 2a: over 20 alternating attempts the medians differ by less than 20 %. Timing on a
+    /// shared 2-core machine is noisy, so up to three rounds (each on a fresh gateway) are
+    /// measured and one must hold; an unknown email that skipped the hash (~1 ms against
+    /// ~20 ms) fails all three.
+    @Test func unknownEmailAndWrongPasswordTakeTheSameTime() throws {
+        var seen: [String] = []
+        for _ in 0..<3 {
+            let (known, unknown) = try loginMedians()
+            seen.append("\(known) vs \(unknown) ms")
+            if Double(abs(known - unknown)) < 0.2 * Double(max(known, unknown)) { return }
+        }
+        Issue.record("medians (known email, wrong password) vs (unknown email) differ by 20 % or more: \(seen)")
+    }
+
+    /// Median ms of 10 wrong-password logins to registered emails and of 10 to unknown ones,
+    /// alternating. Each registered email is tried once (the per-email limit is 5).
+    private func loginMedians() throws -> (Int, Int) {
+        let g = try gateway(.sqlite)
+        defer { g.stop() }
+        let c = try g.client()
+        var known: [Int] = []
+        var unknown: [Int] = []
+        for i in 0..<10 {
+            _ = try register(c, "t\(i)@example.com")
+            for (email, isKnown) in [("t\(i)@example.com", true), ("nobody\(i)@example.com", false)] {
+                let start = ContinuousClock.now
+                #expect(try login(c, email, "wrong password!").errorReason == "invalid_credentials")
+                if isKnown { known.append(millis(since: start)) } else { unknown.append(millis(since: start)) }
+            }
+        }
+        return (known.sorted()[known.count / 2], unknown.sorted()[unknown.count / 2])
+    }
 }
