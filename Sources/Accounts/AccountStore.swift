@@ -85,12 +85,6 @@ enum AccountStore {
         return ids
     }
 
-    /// Whether a session is revoked (nil: unknown session).
-    static func isRevoked(_ c: any SQLConnection, sessionId: String) throws(StoreError) -> Bool? {
-        guard let row = try c.queryOne("SELECT revoked_at FROM sessions WHERE id = $1", [.text(sessionId)]) else { return nil }
-        return !row.isNull(0)
-    }
-
     /// Sessions revoked at or after `since`, with when: the revocation set's source (at start,
     /// and polled, so replicas sharing a store learn each other's revocations).
     static func revokedSince(_ c: any SQLConnection, _ since: Int64, limit: Int) throws(StoreError) -> [(id: String, at: Int64)] {
@@ -101,12 +95,6 @@ enum AccountStore {
         out.reserveCapacity(rows.count)
         for row in rows { out.append((try row.text(0), try row.int(1))) }
         return out
-    }
-
-    /// Forgets refresh tokens past their expiry and sessions past their max age (housekeeping).
-    static func prune(_ c: any SQLConnection, now: Int64) throws(StoreError) {
-        try c.execute("DELETE FROM refresh_tokens WHERE expires_at < $1", [.int(now)])
-        try c.execute("DELETE FROM sessions WHERE expires_at < $1", [.int(now)])
     }
 
     // MARK: Signing keys

@@ -38,14 +38,6 @@ public final class SessionRegistry: Sendable {
         }
     }
 
-    /// Calls `body` on each loop's thread with how many sockets hold session `sessionID` (tests).
-    public func count(session sessionID: String, _ body: @escaping @Sendable (Int) -> Void) {
-        for table in tables {
-            guard let loop = table.loop else { continue }
-            loop.execute { body(table.bySession[sessionID]?.count ?? 0) }
-        }
-    }
-
     /// Calls `body` on each loop's thread with how many sockets `user` has there (metrics, tests).
     public func count(user: String, _ body: @escaping @Sendable (Int) -> Void) {
         for table in tables {
