@@ -30,6 +30,11 @@ enum AccountStore {
         try c.execute("UPDATE users SET password_hash = $2 WHERE id = $1", [.text(userId), .text(hash)])
     }
 
+    /// The re-hash after a login: replaces exactly the hash that was verified.
+    static func replacePasswordHash(_ c: any SQLConnection, userId: String, old: String, new: String) throws(StoreError) {
+        try c.execute("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2", [.text(userId), .text(old), .text(new)])
+    }
+
     // MARK: Sessions and refresh tokens
 
     static func createSession(_ c: any SQLConnection, id: String, userId: String, now: Int64, expiresAt: Int64) throws(StoreError) {
@@ -95,6 +100,23 @@ enum AccountStore {
         out.reserveCapacity(rows.count)
         for row in rows { out.append((try row.text(0), try row.int(1))) }
         return out
+    }
+
+    /// Housekeeping: refresh tokens past their expiry (a rotated one is kept until then, so its
+    /// reuse is still recognised), and sessions a day past their end — by then no access token of
+    /// theirs is alive (tokens live at most 86,400 s) and their revocation has left the set every
+    /// process loads at start (their refresh tokens, expired too, go by cascade). Bounded per call, so one pass never holds the writer for long.
+    static func prune(_ c: any SQLConnection, now: Int64, limit: Int) throws(StoreError) -> (refreshTokens: Int, sessions: Int) {
+        let dayAgo = now - 86_400_000
+        let tokens = try c.execute("""
+            DELETE FROM refresh_tokens WHERE hash IN
+              (SELECT hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)
+            """, [.int(now), .int(Int64(limit))])
+        let sessions = try c.execute("""
+            DELETE FROM sessions WHERE id IN
+              (SELECT id FROM sessions WHERE expires_at <= $1 AND (revoked_at IS NULL OR revoked_at <= $1) LIMIT $2)
+            """, [.int(dayAgo), .int(Int64(limit))])
+        return (tokens, sessions)
     }
 
     // MARK: Signing keys

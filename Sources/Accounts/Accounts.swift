@@ -92,9 +92,11 @@ public final class Accounts: Sendable {
         AuthMethods.register(in: &modules.methods, accounts: self, sessions: modules.sessions)
     }
 
-    /// Every second on one loop: revocations other processes on this store recorded.
-    public func startRevocationPolling(on loop: EventLoop, sessions: SessionRegistry) {
+    /// The periodic work, on one loop: every second the revocations other processes on this
+    /// store recorded; every `housekeepingInterval` the expired refresh tokens and ended sessions.
+    public func startBackgroundWork(on loop: EventLoop, sessions: SessionRegistry) {
         loop.execute { [self] in
+            loop.schedule(every: UInt64(max(1, configuration.housekeepingInterval)) * 1000) { [self] _ in prune(on: loop) }
             loop.schedule(every: 1_000) { [self] _ in
                 let since = revoked.newest
                 store.transaction(on: loop, write: false, { c throws(StoreError) in try AccountStore.revokedSince(c, since, limit: 10_000) }) { [self] result in
@@ -103,6 +105,21 @@ public final class Accounts: Sendable {
                         sessions.close(session: r.id, code: .tokenExpired, reason: "token_revoked")
                     }
                 }
+            }
+        }
+    }
+
+    /// Up to 10,000 rows of each kind per transaction, and again at once while a pass was full.
+    private func prune(on loop: EventLoop) {
+        let limit = 10_000
+        store.transaction(on: loop, { c throws(StoreError) in try AccountStore.prune(c, now: Clock.wallMillis(), limit: limit) }) { [self] result in
+            switch result {
+            case .success(let n):
+                guard n.refreshTokens + n.sessions > 0 else { return }
+                logger.info("housekeeping: expired rows removed", [("refresh_tokens", "\(n.refreshTokens)"), ("sessions", "\(n.sessions)")])
+                if n.refreshTokens == limit || n.sessions == limit { prune(on: loop) }
+            case .failure(let e):
+                logger.warning("housekeeping failed; next pass at the usual time", [("error", "\(e)")])
             }
         }
     }

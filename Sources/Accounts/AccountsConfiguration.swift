@@ -28,5 +28,8 @@ public struct AccountsConfiguration: Sendable {
     /// `--trusted-proxy CIDR` (repeatable): peers whose `X-Forwarded-For` names the client.
     public var trustedProxies: [String] = []
 
+    /// Seconds between housekeeping passes (expired refresh tokens, ended sessions).
+    public var housekeepingInterval: Int64 = 3600
+
     public init() {}
 }

@@ -139,18 +139,33 @@ enum AuthMethods {
     }
 
     /// A new session for `userId` with its first refresh token, and the login answer.
-    static func openSession(_ call: RPCCall, _ a: Accounts, userId: String) {
+    static func openSession(_ call: RPCCall, _ a: Accounts, userId: String, rehash: Rehash? = nil) {
         let now = Clock.wallMillis()
         let sessionId = Secrets.randomID()
         let refresh = Secrets.randomToken()
         let c = a.configuration
         run(call, a, { conn throws(StoreError) in
+            if let rehash {
+                // Only over the hash just verified: a password changed meanwhile stays changed.
+                try AccountStore.replacePasswordHash(conn, userId: userId, old: rehash.old, new: rehash.new)
+            }
             try AccountStore.createSession(conn, id: sessionId, userId: userId, now: now, expiresAt: now + c.sessionMaxAge * 1000)
             try AccountStore.addRefreshToken(conn, hash: Secrets.sha256Hex(refresh), sessionId: sessionId, now: now,
                                              expiresAt: now + min(c.refreshTTL, c.sessionMaxAge) * 1000)
         }) { _ in
             answerPair(call, a, userId: userId, sessionId: sessionId, refresh: refresh)
         }
+    }
+
+    /// A verified password's hash made with lower parameters than the configured ones, and its replacement.
+    struct Rehash: Sendable {
+        let old: String
+        let new: String
+    }
+
+    enum LoginCheck: Sendable {
+        case refused
+        case accepted(rehash: Rehash?)
     }
 
     static func answerPair(_ call: RPCCall, _ a: Accounts, userId: String, sessionId: String, refresh: String) {
@@ -195,19 +210,22 @@ enum AuthMethods {
         run(call, a, write: false, { c throws(StoreError) in try AccountStore.user(c, email: email) }) { user in
             let hasher = a.hasher
             let stored = user?.passwordHash
-            hashing(call, a, { () -> Bool in
+            hashing(call, a, { () -> LoginCheck in
                 guard let stored else {
                     hasher.verifyDummy(password)
-                    return false
+                    return .refused
                 }
-                return hasher.verify(password, against: stored)
-            }) { ok in
-                guard ok, let user else {
+                guard hasher.verify(password, against: stored) else { return .refused }
+                // Parameters raised since this hash was made: re-hash now, while the password is at hand.
+                guard hasher.needsRehash(stored), let raised = try? hasher.hash(password) else { return .accepted(rehash: nil) }
+                return .accepted(rehash: Rehash(old: stored, new: raised))
+            }) { check in
+                guard case .accepted(let rehash) = check, let user else {
                     a.logins.recordFailure(email: email, peer: peer, now: Clock.wallMillis())
                     return call.fail(invalidCredentials)
                 }
                 a.logins.recordSuccess(email: email, peer: peer)
-                openSession(call, a, userId: user.id)
+                openSession(call, a, userId: user.id, rehash: rehash)
             }
         }
     }

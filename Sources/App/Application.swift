@@ -25,9 +25,9 @@ public final class Application: Sendable {
     public let accounts: Accounts
 
     /// `routes`: endpoints of the caller's besides the gateway's (tests, later modules);
-    /// `modules` register more JSON-RPC methods (see `Gateway.init`).
+    /// `modules` register more JSON-RPC methods (see `Gateway.init`), with the store at hand.
     public init(configuration: AppConfiguration, logger: Logger, routes extraRoutes: Routes = Routes(),
-                modules: (inout GatewayModules) -> Void = { _ in }) throws(AppStartError) {
+                modules: (inout GatewayModules, Store) -> Void = { _, _ in }) throws(AppStartError) {
         self.configuration = configuration
         self.logger = logger
         let store: Store
@@ -49,7 +49,7 @@ public final class Application: Sendable {
         let gateway = Gateway(configuration: configuration.gateway, loops: configuration.server.threads, logger: logger,
                               drain: drain, modules: { m in
                                   accounts.install(into: &m)
-                                  modules(&m)
+                                  modules(&m, store)
                               })
         var routes = extraRoutes
         gateway.install(into: &routes)
@@ -79,7 +79,7 @@ public final class Application: Sendable {
         server.start()
         if let loop = server.loops.first {
             store.startHealthChecks(on: loop)
-            accounts.startRevocationPolling(on: loop, sessions: gateway.sessions)
+            accounts.startBackgroundWork(on: loop, sessions: gateway.sessions)
         }
     }
 

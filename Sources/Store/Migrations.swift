@@ -107,5 +107,10 @@ enum Migrations {
                 low {decimal} NOT NULL, close {decimal} NOT NULL, volume {decimal} NOT NULL, PRIMARY KEY (symbol, t))
             """,
         ]),
+        // Housekeeping's scans (expired refresh tokens, ended sessions) by index.
+        Migration(version: 2, statements: [
+            "CREATE INDEX refresh_tokens_expires_at ON refresh_tokens (expires_at)",
+            "CREATE INDEX sessions_expires_at ON sessions (expires_at)",
+        ]),
     ]
 }

@@ -18,13 +18,16 @@ final class TestGateway: Sendable {
     init(threads: Int = 2, _ adjust: (inout GatewayConfiguration) -> Void = { _ in },
          server adjustServer: (inout ServerConfiguration) -> Void = { _ in },
          store: StoreBackend? = nil,
+         storeSettings: (inout StoreConfiguration) -> Void = { _ in },
          accounts adjustAccounts: (inout AccountsConfiguration) -> Void = { _ in },
-         modules: (inout GatewayModules) -> Void = { _ in }) throws {
+         modules: (inout GatewayModules) -> Void = { _ in },
+         storeModules: (inout GatewayModules, Store) -> Void = { _, _ in }) throws {
         var c = AppConfiguration()
         c.accounts.hashThreads = 1
         adjustAccounts(&c.accounts)
         // Each gateway its own SQLite file unless a test names a store.
         c.store.backend = try store ?? .sqlite(directory: TemporaryDirectory.make(prefix: "qv-gw"))
+        storeSettings(&c.store)
         c.gateway.publisherKeys = [testPublisherKey]
         adjust(&c.gateway)
         c.server.port = 0
@@ -33,7 +36,10 @@ final class TestGateway: Sendable {
         c.server.closeTimeout = 500
         c.server.drainTimeout = 1000
         adjustServer(&c.server)
-        application = try Application(configuration: c, logger: testLogger, modules: modules)
+        application = try Application(configuration: c, logger: testLogger, modules: { m, store in
+            modules(&m)
+            storeModules(&m, store)
+        })
         application.start()
     }
 
