@@ -6,8 +6,8 @@ import Testing
 /// a trusted proxy (every test client connects from 127.0.0.1, the "proxy").
 @Suite("Login and registration limits (2a)")
 struct AuthLimitsTests {
-    func gateway(_ adjust: (inout AccountsConfiguration) -> Void = { _ in }) throws -> TestGateway {
-        try TestGateway(accounts: { a in
+    func gateway(_ store: TestStore, _ adjust: (inout AccountsConfiguration) -> Void = { _ in }) throws -> TestGateway {
+        try TestGateway(store: try store.backend(), accounts: { a in
             a.jwtSecret = "0123456789abcdef0123456789abcdef-test"
             a.trustedProxies = ["127.0.0.0/8"]
             adjust(&a)
@@ -28,8 +28,9 @@ struct AuthLimitsTests {
 
     func retryAfter(_ m: Incoming) -> Int64 { m.error?["data"]?["retryAfterMs"]?.numberValue?.int64 ?? -1 }
 
-    @Test func tenRegistrationsPerPeerAMinute() throws {
-        let g = try gateway()
+    @Test(arguments: TestStore.allCases)
+    func tenRegistrationsPerPeerAMinute(_ store: TestStore) throws {
+        let g = try gateway(store)
         defer { g.stop() }
         let p = try client(g, peer: "203.0.113.1")
         for i in 0..<10 { #expect(try register(p, "r\(i)@example.com").result != nil, "registration \(i)") }
@@ -44,8 +45,9 @@ struct AuthLimitsTests {
 
     /// 30 failed logins from one peer in a minute (any emails): that peer is refused, even with
     /// a correct password; another peer is not.
-    @Test func thirtyFailuresFromOnePeer() throws {
-        let g = try gateway()
+    @Test(arguments: TestStore.allCases)
+    func thirtyFailuresFromOnePeer(_ store: TestStore) throws {
+        let g = try gateway(store)
         defer { g.stop() }
         let setup = try client(g, peer: "198.51.100.9")
         #expect(try register(setup, "peer@example.com").result != nil)
@@ -59,8 +61,9 @@ struct AuthLimitsTests {
 
     /// 5 failures for one email from one peer lock that pair; 50 from all peers lock the email
     /// everywhere; a success clears only its own peer's failures.
-    @Test func perEmailLimitsAcrossPeers() throws {
-        let g = try gateway()
+    @Test(arguments: TestStore.allCases)
+    func perEmailLimitsAcrossPeers(_ store: TestStore) throws {
+        let g = try gateway(store)
         defer { g.stop() }
         let email = "target@example.com"
         #expect(try register(client(g, peer: "192.0.2.200"), email).result != nil)
@@ -85,7 +88,7 @@ struct AuthLimitsTests {
 
     /// A full hash queue answers −32013 `busy` (not a login failure) and answers every request.
     @Test func aFullHashQueueAnswersBusy() throws {
-        let g = try gateway { a in
+        let g = try gateway(.sqlite) { a in
             a.hashQueue = 1
             a.hashThreads = 1
         }

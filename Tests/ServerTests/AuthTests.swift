@@ -111,8 +111,9 @@ struct AuthTests {
         #expect(try other.call("auth.refresh", #"{"refreshToken":"made-up"}"#).errorReason == "invalid_token")
     }
 
-    @Test func loginLimitsPerEmailAndPeer() throws {
-        let g = try gateway(.sqlite)
+    @Test(arguments: TestStore.allCases)
+    func loginLimitsPerEmailAndPeer(_ store: TestStore) throws {
+        let g = try gateway(store)
         defer { g.stop() }
         let c = try g.client()
         _ = try register(c, "lim@example.com")
@@ -122,8 +123,9 @@ struct AuthTests {
         #expect((refused.error?["data"]?["retryAfterMs"]?.numberValue?.int64 ?? 0) > 0)
     }
 
-    @Test func notificationsToAuthMethodsAreNotExecuted() throws {
-        let g = try gateway(.sqlite)
+    @Test(arguments: TestStore.allCases)
+    func notificationsToAuthMethodsAreNotExecuted(_ store: TestStore) throws {
+        let g = try gateway(store)
         defer { g.stop() }
         let c = try g.client()
         try c.sendText(#"{"jsonrpc":"2.0","method":"auth.register","params":{"email":"n@example.com","password":"long enough pass"}}"#)
@@ -131,8 +133,9 @@ struct AuthTests {
         #expect(try register(c, "n@example.com").result?["email"] == .string("n@example.com"))
     }
 
-    @Test func expiringThenClosedWith4001() throws {
-        let g = try gateway(.sqlite) { $0.accessTTL = 2 }
+    @Test(arguments: TestStore.allCases)
+    func expiringThenClosedWith4001(_ store: TestStore) throws {
+        let g = try gateway(store) { $0.accessTTL = 2 }
         defer { g.stop() }
         let c = try g.client()
         _ = try register(c, "exp@example.com")
@@ -146,8 +149,9 @@ struct AuthTests {
         #expect(close.closeCode == 4001)
     }
 
-    @Test func badTokensAtTheHandshakeAre401() throws {
-        let g = try gateway(.sqlite)
+    @Test(arguments: TestStore.allCases)
+    func badTokensAtTheHandshakeAre401(_ store: TestStore) throws {
+        let g = try gateway(store)
         defer { g.stop() }
         let c = try g.client()
         _ = try register(c, "hs@example.com")
@@ -163,8 +167,9 @@ struct AuthTests {
         #expect(try other.call("auth.authenticate", #"{"token":"\#(none)"}"#).errorReason == "invalid_token")
     }
 
-    @Test func expiredTokenAtTheHandshakeAndViaAuthenticate() throws {
-        let g = try gateway(.sqlite) { $0.accessTTL = 1 }
+    @Test(arguments: TestStore.allCases)
+    func expiredTokenAtTheHandshakeAndViaAuthenticate(_ store: TestStore) throws {
+        let g = try gateway(store) { $0.accessTTL = 1 }
         defer { g.stop() }
         let c = try g.client()
         _ = try register(c, "old@example.com")

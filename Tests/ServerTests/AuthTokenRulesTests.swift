@@ -49,8 +49,8 @@ struct AuthTokenRulesTests {
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
 
-    func gateway() throws -> TestGateway {
-        try TestGateway(accounts: { $0.jwtSecret = Self.secret })
+    func gateway(_ store: TestStore) throws -> TestGateway {
+        try TestGateway(store: try store.backend(), accounts: { $0.jwtSecret = Self.secret })
     }
 
     func upgradeStatus(_ g: TestGateway, _ token: String) throws -> Int {
@@ -59,8 +59,9 @@ struct AuthTokenRulesTests {
         return try c.exchange(rawRequest("/ws", upgradeHeaders(extra: ["Authorization: Bearer \(token)"]))).status
     }
 
-    @Test func forgedTokensBreakingOneRuleAreRefused() throws {
-        let g = try gateway()
+    @Test(arguments: TestStore.allCases)
+    func forgedTokensBreakingOneRuleAreRefused(_ store: TestStore) throws {
+        let g = try gateway(store)
         defer { g.stop() }
         // The controls: every rule kept (typ and unknown claims are ignored).
         let good = Self.forge(Self.header, Self.claims())
@@ -96,13 +97,14 @@ struct AuthTokenRulesTests {
 
     /// Keys rotate: a key file naming a new key first and the old one second signs with the new
     /// and still accepts tokens of the old; a gateway that only knows the old refuses the new.
-    @Test func keyRotationWithAKeyFile() throws {
+    @Test(arguments: TestStore.allCases)
+    func keyRotationWithAKeyFile(_ store: TestStore) throws {
         let dir = try TemporaryDirectory.make(prefix: "qv-keys")
         let oldFile = dir + "/old.keys"
         let newFile = dir + "/new.keys"
         try "# before\nk1=\(Self.secret)\n".write(toFile: oldFile, atomically: true, encoding: .utf8)
         try "k2=another-secret-of-at-least-32-bytes!\n\nk1=\(Self.secret)\n".write(toFile: newFile, atomically: true, encoding: .utf8)
-        let backend = StoreBackend.sqlite(directory: dir)
+        let backend = try store.backend()
         let before = try TestGateway(store: backend, accounts: { $0.jwtKeyFile = oldFile })
         defer { before.stop() }
         let after = try TestGateway(store: backend, accounts: { $0.jwtKeyFile = newFile })
@@ -124,8 +126,9 @@ struct AuthTokenRulesTests {
 
     /// A new access token before `exp` keeps the socket and restarts the schedule from the new
     /// `exp` (another `auth.expiring`, the close only after the new `exp`).
-    @Test func renewalBeforeExpiryKeepsTheSocket() throws {
-        let g = try TestGateway(accounts: { a in
+    @Test(arguments: TestStore.allCases)
+    func renewalBeforeExpiryKeepsTheSocket(_ store: TestStore) throws {
+        let g = try TestGateway(store: try store.backend(), accounts: { a in
             a.jwtSecret = Self.secret
             a.accessTTL = 4
         })
@@ -157,8 +160,9 @@ struct AuthTokenRulesTests {
     }
 
     /// `--require-login`: market subscriptions and reads need a login; logging out ends them.
-    @Test func requireLoginThroughLoginAndLogout() throws {
-        let g = try TestGateway({ $0.requireLoginForMarket = true }, accounts: { $0.jwtSecret = Self.secret })
+    @Test(arguments: TestStore.allCases)
+    func requireLoginThroughLoginAndLogout(_ store: TestStore) throws {
+        let g = try TestGateway({ $0.requireLoginForMarket = true }, store: try store.backend(), accounts: { $0.jwtSecret = Self.secret })
         defer { g.stop() }
         let c = try g.client()
         #expect(try c.call("subscribe", #"{"channel":"prices:REQ"}"#).errorReason == "unauthenticated")
