@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,5 +227,12 @@ int cgw_thread_niceness(void) {
     errno = 0;
     return getpriority(PRIO_PROCESS, (id_t)gettid());
 }
+
+int cgw_set_thread_idle_policy(void) {
+    struct sched_param p = {.sched_priority = 0};
+    return sched_setscheduler((pid_t)gettid(), SCHED_IDLE, &p);
+}
+
+int cgw_thread_is_idle_policy(void) { return sched_getscheduler((pid_t)gettid()) == SCHED_IDLE ? 1 : 0; }
 
 void cgw_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }

@@ -8,14 +8,35 @@ import Log
 ///
 /// Each thread has an index (`0..<threads`) that `submit`'s indexed form hands to the work, so a
 /// caller can keep per-thread state (the store: one database connection per worker, touched
-/// only by that thread). `niceness` lowers the threads' CPU priority (the password-hash pool
-/// runs at 10 so event loops win the CPU).
+/// only by that thread). `priority` lowers the threads' CPU priority (the password-hash pool
+/// runs at `.idle` so event loops win the CPU).
 ///
 /// **Shutdown** (`shutdown()`): no new work is accepted; jobs already running finish and their
 /// completions are delivered; jobs still queued never run, and their completions get
 /// `.failure(.cancelled)` on their loops. Then every thread is joined. Shut the pool down
 /// before its loops stop, or those completions are never run. Its threads keep the pool alive
 /// until then.
+/// How a pool's threads compete with the event loops for the CPU.
+public enum WorkerPriority: Sendable, Equatable, CustomStringConvertible {
+    /// Like every other thread (the store's workers: a loop is waiting for their answer).
+    case normal
+    /// A nice value (per thread on Linux).
+    case nice(Int32)
+    /// SCHED_IDLE: only CPU no normal thread wants, and a waking loop preempts it at once. For
+    /// work that may wait (password hashes): a CPU-bound flood of it cannot delay a loop's
+    /// wake-up, which at nice 10 it still did by a scheduler slice (measured: price delivery
+    /// p99 2.3x its idle value during a login flood at nice 10).
+    case idle
+
+    public var description: String {
+        switch self {
+        case .normal: "normal"
+        case .nice(let n): "nice \(n)"
+        case .idle: "idle"
+        }
+    }
+}
+
 public final class WorkerPool: Sendable {
     /// Why `submit` refused.
     public enum Busy: Error, Sendable, Equatable {
@@ -44,18 +65,18 @@ public final class WorkerPool: Sendable {
     public let name: String
     public let queueLimit: Int
     public let threads: Int
-    public let niceness: Int32
+    public let priority: WorkerPriority
     private let logger: Logger
     private let lock = ConditionLock()
     // Only touched with `lock` held.
     nonisolated(unsafe) private var state: State
 
-    public init(name: String, threads: Int, queueLimit: Int, niceness: Int32 = 0, logger: Logger) {
+    public init(name: String, threads: Int, queueLimit: Int, priority: WorkerPriority = .normal, logger: Logger) {
         precondition(threads >= 1 && queueLimit >= 1)
         self.name = name
         self.queueLimit = queueLimit
         self.threads = threads
-        self.niceness = niceness
+        self.priority = priority
         self.logger = logger.with("pool", name)
         state = State(queue: Array(repeating: nil, count: queueLimit))
         var started: [LoopThread] = []
@@ -139,8 +160,13 @@ public final class WorkerPool: Sendable {
 
     /// A worker thread's whole life: take a job, run it, until shut down and empty.
     private func work(index: Int) {
-        if niceness != 0, cgw_set_thread_niceness(niceness) != 0 {
-            logger.warning("worker pool: could not set the thread's niceness", [("niceness", String(niceness)), ("errno", String(cgw_errno()))])
+        let failed: Bool = switch priority {
+        case .normal: false
+        case .nice(let n): cgw_set_thread_niceness(n) != 0
+        case .idle: cgw_set_thread_idle_policy() != 0
+        }
+        if failed {
+            logger.warning("worker pool: could not lower the thread's priority", [("priority", "\(priority)"), ("errno", String(cgw_errno()))])
         }
         while true {
             let job: Job? = lock.withLock {

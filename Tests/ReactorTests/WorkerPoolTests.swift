@@ -168,7 +168,7 @@ private final class Gate: Sendable {
 
     @Test func workersRunAtTheirNiceness() throws {
         let l = try RunningLoop()
-        let pool = WorkerPool(name: "t", threads: 1, queueLimit: 4, niceness: 10, logger: testLogger)
+        let pool = WorkerPool(name: "t", threads: 1, queueLimit: 4, priority: .nice(10), logger: testLogger)
         defer { pool.shutdown(); l.stop() }
         let base = cgw_thread_niceness()
         let got = Recorder<Int32>()
@@ -180,5 +180,22 @@ private final class Gate: Sendable {
         #expect(waitUntil { got.count == 1 })
         #expect(got.all == [10])   // absolute, as setpriority sets it
         #expect(cgw_thread_niceness() == base)   // only the worker changed
+    }
+}
+
+@Suite struct WorkerPoolPriorityTests {
+    @Test func idleWorkersRunUnderSchedIdle() throws {
+        let l = try RunningLoop()
+        let pool = WorkerPool(name: "t", threads: 1, queueLimit: 4, priority: .idle, logger: testLogger)
+        defer { pool.shutdown(); l.stop() }
+        let got = Recorder<Int32>()
+        let ok = l.onLoop { () -> Bool in
+            (try? pool.submit(from: l.loop, { () -> Int32 in cgw_thread_is_idle_policy() },
+                              completion: { r in if let v = try? r.get() { got.append(v) } })) != nil
+        }
+        #expect(ok == true)
+        #expect(waitUntil { got.count == 1 })
+        #expect(got.all == [1])
+        #expect(cgw_thread_is_idle_policy() == 0)   // only the worker changed
     }
 }

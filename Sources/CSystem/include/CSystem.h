@@ -77,6 +77,11 @@ long cgw_rss_kib(void);
  * per thread). Returns 0 or -1 (errno). cgw_thread_niceness reads it back (tests). */
 int cgw_set_thread_niceness(int n);
 int cgw_thread_niceness(void);
+/* Moves the calling thread to SCHED_IDLE: it runs only when no normal thread wants the CPU, and
+ * a waking normal thread preempts it at once. Returns 0 or -1 (errno). cgw_thread_is_idle_policy
+ * reads it back (1 when SCHED_IDLE; tests). */
+int cgw_set_thread_idle_policy(void);
+int cgw_thread_is_idle_policy(void);
 /* Name the calling thread (visible in top/perf). */
 void cgw_set_thread_name(const char *name);
 
