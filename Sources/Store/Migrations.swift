@@ -107,10 +107,20 @@ enum Migrations {
                 low {decimal} NOT NULL, close {decimal} NOT NULL, volume {decimal} NOT NULL, PRIMARY KEY (symbol, t))
             """,
         ]),
-        // Housekeeping's scans (expired refresh tokens, ended sessions) by index.
         Migration(version: 2, statements: [
+            // Housekeeping's scans (expired refresh tokens, ended sessions) by index.
             "CREATE INDEX refresh_tokens_expires_at ON refresh_tokens (expires_at)",
             "CREATE INDEX sessions_expires_at ON sessions (expires_at)",
+            // Portfolios (2b): a clientOrderId repeat answers the first answer, kept as JSON; a
+            // deleted transaction stays, marked, so its clientOrderId stays taken.
+            "ALTER TABLE transactions ADD COLUMN answer TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE transactions ADD COLUMN deleted_at BIGINT",
+            // The position the relay published an outbox row at: after a restart the in-process
+            // log takes portfolio channels back at these, so `since` still recovers.
+            "ALTER TABLE outbox ADD COLUMN epoch TEXT",
+            "ALTER TABLE outbox ADD COLUMN seq BIGINT",
+            "CREATE INDEX outbox_channel ON outbox (channel, id)",
+            "CREATE INDEX outbox_created_at ON outbox (created_at)",
         ]),
     ]
 }

@@ -158,6 +158,48 @@ public final class LocalChannelLog: ChannelLog {
         }
     }
 
+    /// One event as recorded before a restart, for `restore`.
+    public struct RecordedEvent: Sendable {
+        public let seq: UInt64
+        public let data: JSONValue
+        /// How long ago it was published (ms): the history's age limit keeps counting from then.
+        public let age: Millis
+
+        public init(seq: UInt64, data: JSONValue, age: Millis) {
+            self.seq = seq
+            self.data = data
+            self.age = age
+        }
+    }
+
+    /// Takes a channel back at the positions recorded before a restart (the portfolio outbox):
+    /// the same epoch, seq at the last event, the events replayable for `since`. Only a channel
+    /// this log does not hold yet, with contiguous seqs ending at its last; false otherwise (the
+    /// channel then starts afresh, as any channel after a restart, and clients reload).
+    /// Not handed to the fan-out: these events were delivered before.
+    @discardableResult
+    public func restore(_ channel: ChannelName, epoch: String, events: [RecordedEvent], now: Millis) -> Bool {
+        guard let last = events.last, !epoch.isEmpty,
+              zip(events, events.dropFirst()).allSatisfy({ $0.seq + 1 == $1.seq }) else { return false }
+        let encoded = events.map { $0.data.jsonBytes }
+        return state.withLock { table -> Bool in
+            guard table.channels[channel.name] == nil,
+                  LocalChannelLog.makeRoom(for: 1, in: &table, max: settings.maxChannels) else { return false }
+            let record = ChannelRecord(epoch: epoch, ttl: settings.ttl(channel.kind))
+            table.channels[channel.name] = record
+            for (i, e) in events.enumerated() {
+                let at = now > e.age ? now - e.age : 0
+                record.lastPublishedAt = max(record.lastPublishedAt, at)
+                let event = Event(channel: channel, position: StreamPosition(epoch: epoch, seq: e.seq), data: e.data,
+                                  dataJSON: encoded[i], publishedAt: record.lastPublishedAt)
+                table.historyBytes += record.append(event, settings: settings)
+            }
+            record.seq = last.seq
+            if table.historyBytes > settings.historyBytes { LocalChannelLog.fitHistories(&table, budget: settings.historyBytes) }
+            return true
+        }
+    }
+
     /// A channel nobody subscribes to and that never had an event starts its quiet time: `trim`
     /// forgets it after its retention (the epoch handed out must stay valid that long, contract
     /// §2); until then it counts toward `maxChannels`.
