@@ -124,6 +124,31 @@ struct AuthTokenRulesTests {
         #expect(try upgradeStatus(after, newToken) == 101)
     }
 
+    /// Without --jwt-secret or --jwt-key-file the key is made in the store at the first start and
+    /// kept: a token survives a restart, and a second gateway on the same store accepts it.
+    @Test(arguments: TestStore.allCases)
+    func theGeneratedKeyIsKeptInTheStore(_ store: TestStore) throws {
+        let backend = try store.backend()
+        let first = try TestGateway(store: backend)
+        let c = try first.client()
+        _ = try c.call("auth.register", #"{"email":"gen@example.com","password":"correct horse battery"}"#, timeoutMs: 5000)
+        let token = try #require(try c.call("auth.login", #"{"email":"gen@example.com","password":"correct horse battery"}"#,
+                                            timeoutMs: 5000).result?["accessToken"]?.stringValue)
+        let header = try JSONParser().parse(try #require(Base64URL.decode(token.utf8.split(separator: UInt8(ascii: "."))[0])))
+        #expect(header["kid"] == .string("generated"))
+        let second = try TestGateway(store: backend)
+        defer { second.stop() }
+        #expect(try upgradeStatus(second, token) == 101)
+        first.stop()
+        let again = try TestGateway(store: backend)
+        defer { again.stop() }
+        #expect(try upgradeStatus(again, token) == 101)
+        // A gateway with a secret of its own does not know the generated key.
+        let other = try TestGateway(store: backend, accounts: { $0.jwtSecret = Self.secret })
+        defer { other.stop() }
+        #expect(try upgradeStatus(other, token) == 401)
+    }
+
     /// A new access token before `exp` keeps the socket and restarts the schedule from the new
     /// `exp` (another `auth.expiring`, the close only after the new `exp`).
     @Test(arguments: TestStore.allCases)
