@@ -40,6 +40,8 @@ let package = Package(
 
         // JSON (RFC 8259) parser and writer: no I/O, numbers kept as their source text.
         .target(name: "JSON", swiftSettings: hotPath),
+        // risk.metrics (contract 2c): day selection and the figures (empyrical's definitions). Pure, no I/O.
+        .target(name: "Risk", swiftSettings: strict),
         // swift-log with a handler that never blocks an event loop: lines go to a writer thread.
         .target(name: "Log", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         // The event loop: epoll, non-blocking sockets, timers, gathered writes, TLS (OpenSSL on
@@ -76,6 +78,9 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Reactor", "Log", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "Store", "Gateway", "Reactor", "JSON", "Log"], swiftSettings: strict),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
+        // Known answers from an independent numpy oracle (Tests/RiskTests/oracle.py); fixtures found via #filePath.
+        .testTarget(name: "RiskTests", dependencies: ["Risk"], exclude: ["fixtures", "make_fixture.py", "oracle.py"],
+                    swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Server", "Reactor", "JSON", "Log", "WebSocketProtocol"],
                     swiftSettings: strict),
         .testTarget(name: "WebSocketProtocolTests", dependencies: ["WebSocketProtocol"], swiftSettings: strict),
