@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "JSON", swiftSettings: hotPath),
         // risk.metrics (contract 2c): day selection and the figures (empyrical's definitions). Pure, no I/O.
         .target(name: "Risk", swiftSettings: strict),
+        // Exact decimal amounts (contract 2b): parse, exact sums and products, half-to-even quotients.
+        .target(name: "Money", swiftSettings: strict),
         // swift-log with a handler that never blocks an event loop: lines go to a writer thread.
         .target(name: "Log", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         // The event loop: epoll, non-blocking sockets, timers, gathered writes, TLS (OpenSSL on
@@ -60,12 +62,17 @@ let package = Package(
         // refresh-token rotation, login limits, expiry and revocation of sockets.
         .target(name: "Accounts", dependencies: ["Gateway", "Server", "Store", "Reactor", "JSON", "Log", "COpenSSL", "CArgon2"],
                 swiftSettings: strict),
+        // Portfolios (contract 2b): exact weighted average cost, the outbox and its relay,
+        // valuations at the latest prices.
+        .target(name: "Portfolio", dependencies: ["Money", "Gateway", "Accounts", "Store", "Reactor", "JSON", "Log"],
+                swiftSettings: strict),
         // The composition root: one configuration in, one running application out (used by
         // `quantumvest serve` and by the tests).
-        .target(name: "App", dependencies: ["Gateway", "Server", "Store", "Accounts", "Reactor", "Log", "WebSocketProtocol"], swiftSettings: strict),
+        .target(name: "App", dependencies: ["Gateway", "Server", "Store", "Accounts", "Portfolio", "Reactor", "Log", "WebSocketProtocol"],
+                swiftSettings: strict),
         // `quantumvest serve | import-bars | version`: the command line over `App`.
         .executableTarget(name: "quantumvest", dependencies: [
-            "App", "Gateway", "Server", "Store", "Accounts", "Reactor", "Log", "JSON", "WebSocketProtocol",
+            "App", "Gateway", "Server", "Store", "Accounts", "Portfolio", "Reactor", "Log", "JSON", "WebSocketProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
@@ -85,7 +92,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "WebSocketProtocolTests", dependencies: ["WebSocketProtocol"], swiftSettings: strict),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CSystem", "Log"], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["App", "Server", "Gateway", "Store", "Accounts", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL", "TestSupport"],
+        .testTarget(name: "ServerTests", dependencies: ["App", "Server", "Gateway", "Store", "Accounts", "Portfolio", "Money", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL", "TestSupport"],
                     swiftSettings: strict),
     ]
 )

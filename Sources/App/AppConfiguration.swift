@@ -1,6 +1,7 @@
 import Accounts
 import Gateway
 import Log
+import Portfolio
 import Server
 import Store
 
@@ -16,6 +17,8 @@ public struct AppConfiguration: Sendable {
     public var store = StoreConfiguration()
     /// Accounts and sessions: token lifetimes, signing keys, password hashing.
     public var accounts = AccountsConfiguration()
+    /// Portfolios: limits, the outbox relay.
+    public var portfolio = PortfolioConfiguration()
 
     public init() {}
 }

@@ -1,6 +1,7 @@
 import Accounts
 import Gateway
 import Log
+import Portfolio
 import Reactor
 import Server
 import Store
@@ -23,6 +24,7 @@ public final class Application: Sendable {
     /// The database (SQLite or PostgreSQL); `/readyz` answers 503 while it is unreachable.
     public let store: Store
     public let accounts: Accounts
+    public let portfolios: Portfolios
 
     /// `routes`: endpoints of the caller's besides the gateway's (tests, later modules);
     /// `modules` register more JSON-RPC methods (see `Gateway.init`), with the store at hand.
@@ -45,10 +47,13 @@ public final class Application: Sendable {
             throw .accounts(error)
         }
         self.accounts = accounts
+        let portfolios = Portfolios(configuration: configuration.portfolio, store: store, logger: logger)
+        self.portfolios = portfolios
         let drain = DrainCoordinator()
         let gateway = Gateway(configuration: configuration.gateway, loops: configuration.server.threads, logger: logger,
                               drain: drain, modules: { m in
                                   accounts.install(into: &m)
+                                  portfolios.install(into: &m)
                                   modules(&m, store)
                               })
         var routes = extraRoutes
@@ -67,6 +72,14 @@ public final class Application: Sendable {
         }
         gateway.attach(server.loops)
         self.gateway = gateway
+        do {
+            // Before any loop serves: portfolio channels back at their recorded positions.
+            try portfolios.restore(ttl: configuration.gateway.broker.portfolioHistoryTTL)
+        } catch {
+            accounts.shutdown()
+            store.shutdown()
+            throw .store(StoreStartError(message: "cannot restore portfolio channels from the outbox: \(error)"))
+        }
         self.drain = drain
     }
 
@@ -80,6 +93,7 @@ public final class Application: Sendable {
         if let loop = server.loops.first {
             store.startHealthChecks(on: loop)
             accounts.startBackgroundWork(on: loop, sessions: gateway.sessions)
+            portfolios.start(on: loop, historyTTL: configuration.gateway.broker.portfolioHistoryTTL)
         }
     }
 

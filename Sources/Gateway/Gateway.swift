@@ -32,6 +32,15 @@ public struct GatewayModules {
     /// Checks access tokens at the `/ws` handshake (the accounts module sets it; without one,
     /// only publisher keys are accepted there).
     public var accessTokens: (any AccessTokenVerifier)?
+    /// Who may subscribe to a `portfolio:` channel (the portfolio module sets it; without one,
+    /// nobody may).
+    public var channelAccess: (any ChannelAccess)?
+}
+
+/// Whether a user may read a private channel: asked off the caller's loop when it needs the
+/// store, answered on `loop`.
+public protocol ChannelAccess: Sendable {
+    func mayRead(_ channel: ChannelName, userId: String, on loop: EventLoop, _ done: @escaping (Bool) -> Void)
 }
 
 /// The realtime gateway on top of the server: `/ws` (JSON-RPC sessions), `POST
@@ -62,11 +71,11 @@ public final class Gateway: Sendable {
         self.broker = broker
         let sessions = SessionRegistry(loops: hubs.count)
         self.sessions = sessions
-        var methods = MethodRegistry()
-        ChannelMethods.register(in: &methods, broker: broker, configuration: configuration)
-        var setup = GatewayModules(methods: methods, broker: broker, sessions: sessions, configuration: configuration,
-                                   accessTokens: nil)
+        var setup = GatewayModules(methods: MethodRegistry(), broker: broker, sessions: sessions, configuration: configuration,
+                                   accessTokens: nil, channelAccess: nil)
         modules(&setup)
+        // After the modules: the channel methods take the access check a module provided.
+        ChannelMethods.register(in: &setup.methods, broker: broker, configuration: configuration, access: setup.channelAccess)
         self.context = GatewayContext(configuration: configuration, methods: setup.methods, broker: broker,
                                       sessions: sessions, logger: logger)
         self.credentials = Credentials(configuration, accessTokens: setup.accessTokens)

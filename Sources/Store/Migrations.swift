@@ -115,6 +115,8 @@ enum Migrations {
             // deleted transaction stays, marked, so its clientOrderId stays taken.
             "ALTER TABLE transactions ADD COLUMN answer TEXT NOT NULL DEFAULT ''",
             "ALTER TABLE transactions ADD COLUMN deleted_at BIGINT",
+            // portfolio.list is oldest first; two made in one millisecond keep their order.
+            "ALTER TABLE portfolios ADD COLUMN list_order BIGINT NOT NULL DEFAULT 0",
             // The position the relay published an outbox row at: after a restart the in-process
             // log takes portfolio channels back at these, so `since` still recovers.
             "ALTER TABLE outbox ADD COLUMN epoch TEXT",

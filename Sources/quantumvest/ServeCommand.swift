@@ -3,6 +3,7 @@ import App
 import ArgumentParser
 import Gateway
 import Log
+import Portfolio
 import Reactor
 import Server
 import Store
@@ -85,6 +86,8 @@ struct ServeCommand: ParsableCommand {
     var historyTtl = Int(gateway.broker.historyTTL / 1000)
     @Option(help: ArgumentHelp("Bytes all channels' histories may hold together.", valueName: "bytes"))
     var historyMemory = gateway.broker.historyBytes
+    @Option(help: ArgumentHelp("Seconds a portfolio channel's events stay replayable (and its epoch valid).", valueName: "seconds"))
+    var portfolioHistoryTtl = Int(gateway.broker.portfolioHistoryTTL / 1000)
 
     @Option(help: ArgumentHelp("PEM certificate chain (turns on TLS; needs --tls-key).", valueName: "path"))
     var tlsCert: String?
@@ -205,6 +208,9 @@ struct ServeCommand: ParsableCommand {
         }
         c.accounts.trustedProxies = trustedProxy
         c.gateway.requireLoginForMarket = requireLogin
+        c.gateway.broker.portfolioHistoryTTL = Millis(try check(portfolioHistoryTtl, 60...(30 * 86_400), "--portfolio-history-ttl")) * 1000
+        // Test only: the crash between a portfolio commit and its publish (issue 10's outbox test).
+        c.portfolio.exitAfterCommit = getenv("QV_TEST_EXIT_AFTER_COMMIT").map { String(cString: $0) == "1" } ?? false
         c.log.level = logLevel
         c.log.format = logFormat
         return c

@@ -57,7 +57,7 @@ struct GatewayErrorTests {
         }
         // Method names are case-sensitive.
         Self.expectError(try c.call("Subscribe", "{\"channel\":\"prices:X\"}"), -32601, "method_not_found")
-        Self.expectError(try c.call("portfolio.create", "{\"name\":\"x\"}"), -32601, "method_not_found")
+        Self.expectError(try c.call("portfolio.frobnicate", "{\"name\":\"x\"}"), -32601, "method_not_found")
     }
 
     @Test func paramsAreChecked() throws {

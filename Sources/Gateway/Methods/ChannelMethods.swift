@@ -3,10 +3,11 @@ import Reactor
 
 /// `subscribe`, `unsubscribe`, `publish`, `prices.latest`, `predictions.latest`.
 enum ChannelMethods {
-    static func register(in registry: inout MethodRegistry, broker: Broker, configuration: GatewayConfiguration) {
+    static func register(in registry: inout MethodRegistry, broker: Broker, configuration: GatewayConfiguration,
+                         access: (any ChannelAccess)?) {
         registry.register(MethodSpec("subscribe", params: [
             .required("channel", .string), .optional("since", .object), .optional("snapshot", .bool), .optional("maxRate", .number),
-        ]) { call in subscribe(call, broker: broker, configuration: configuration) })
+        ]) { call in subscribe(call, broker: broker, configuration: configuration, access: access) })
 
         registry.register(MethodSpec("unsubscribe", params: [.required("channel", .string)]) { call in
             guard let channel = channelParam(call) else { return }
@@ -116,14 +117,12 @@ enum ChannelMethods {
                 call.fail(.forbidden("publishers cannot read portfolio channels"))
                 return false
             case .user:
-                // Ownership is checked against the store, which arrives with the portfolio issue.
-                call.fail(.forbidden("not the owner of this portfolio"))
-                return false
+                return true   // ownership: `authorize` asks the store
             }
         }
     }
 
-    private static func subscribe(_ call: RPCCall, broker: Broker, configuration: GatewayConfiguration) {
+    private static func subscribe(_ call: RPCCall, broker: Broker, configuration: GatewayConfiguration, access: (any ChannelAccess)?) {
         guard let channel = channelParam(call) else { return }
         let p = call.params
         var since: StreamPosition?
@@ -147,7 +146,32 @@ enum ChannelMethods {
             minInterval = ms >= 86_400_000 ? 86_400_000 : max(1, Millis(ms))
         }
         let snapshot = p["snapshot"] == .bool(true)
+        authorize(channel, call, configuration, access) {
+            proceed(call, channel, since: since, snapshot: snapshot, minInterval: minInterval, broker: broker, configuration: configuration)
+        }
+    }
+
+    /// Runs `then` when the caller may read `channel`; answers the refusal otherwise. Market
+    /// channels are decided at once; a portfolio channel asks the store who owns it (`access`),
+    /// and only a user still that user when the answer comes may go on.
+    private static func authorize(_ channel: ChannelName, _ call: RPCCall, _ configuration: GatewayConfiguration,
+                                  _ access: (any ChannelAccess)?, then: @escaping () -> Void) {
         guard mayRead(channel, call, configuration) else { return }
+        guard channel.kind == .portfolio else { return then() }
+        guard case .user(let userId) = call.client.role, let access else {
+            return call.fail(.forbidden(portfolioRefusal))
+        }
+        access.mayRead(channel, userId: userId, on: call.client.loop) { allowed in
+            guard allowed, call.client.role == .user(id: userId) else { return call.fail(.forbidden(portfolioRefusal)) }
+            then()
+        }
+    }
+
+    /// The one refusal for a portfolio channel that is missing, another user's, or malformed.
+    static let portfolioRefusal = "no such portfolio of yours"
+
+    private static func proceed(_ call: RPCCall, _ channel: ChannelName, since: StreamPosition?, snapshot: Bool, minInterval: Millis,
+                                broker: Broker, configuration: GatewayConfiguration) {
         let session = call.session
 
         if let existing = session.subscription(channel.name) {

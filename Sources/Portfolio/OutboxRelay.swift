@@ -1,0 +1,236 @@
+import Gateway
+import JSON
+import Log
+import Reactor
+import Store
+import Synchronization
+
+/// Publishes the portfolio events the store's outbox holds, after their transaction committed:
+/// never lost, in order. A write transaction puts its event in `outbox`; once it commits, the
+/// method kicks the relay, which reads the unpublished rows in id order, publishes each to the
+/// broker and records the position it got (`published_at`, `epoch`, `seq`). A process that dies
+/// between the commit and the publish leaves the row unpublished: the next start publishes it.
+///
+/// After a restart the in-process log knows nothing; `restore` (at start, before the loops
+/// serve) gives it back every portfolio channel at its recorded epoch and seq, so a client's
+/// `since` still recovers, and a row published but not yet recorded when the process died is
+/// published again at the same seq — the client that had it sees no new position, the one that
+/// missed it gets it: exactly once either way.
+///
+/// All work runs on one loop (`loop`), one drain at a time; a kick during a drain runs another.
+public final class OutboxRelay: Sendable {
+    let store: Store
+    let broker: Broker
+    let logger: Logger
+    let batch = 200
+
+    private struct State {
+        var loop: EventLoop?
+        var draining = false
+        var again = false
+    }
+    private let state = Mutex(State())
+
+    public init(store: Store, broker: Broker, logger: Logger) {
+        self.store = store
+        self.broker = broker
+        self.logger = logger.with("component", "outbox")
+    }
+
+    // MARK: Restore (blocking, at start)
+
+    /// Gives the in-process log back every portfolio channel published within `ttl`, at its
+    /// recorded positions (at most `perChannel` events each). Blocking: call before serving.
+    /// With a shared log (Redis) there is nothing to restore: it keeps the positions itself.
+    public func restore(ttl: Millis, perChannel: Int, now wallNow: Int64) throws(StoreError) {
+        guard let local = broker.log as? LocalChannelLog else { return }
+        let since = wallNow - Int64(ttl)
+        let limit = 500_000
+        let rows = try store.transactionBlocking(write: false) { c throws(StoreError) in
+            try c.query("""
+                SELECT channel, payload, created_at, epoch, seq FROM outbox
+                WHERE published_at IS NOT NULL AND epoch IS NOT NULL AND created_at >= $1 ORDER BY channel, id LIMIT $2
+                """, [.int(since), .int(Int64(limit))])
+        }.get()
+        if rows.count == limit { logger.warning("outbox restore: row limit reached; older channels start afresh", [("rows", "\(limit)")]) }
+        let monoNow = Clock.monotonicMillis()
+        var restored = 0
+        var i = 0
+        while i < rows.count {
+            let name = rows[i].optionalText(0) ?? ""
+            var j = i
+            while j < rows.count, rows[j].optionalText(0) == name { j += 1 }
+            if let channel = ChannelName(name), channel.kind == .portfolio,
+               let events = Self.tail(rows[i..<j], perChannel: perChannel, wallNow: wallNow),
+               local.restore(channel, epoch: events.epoch, events: events.events, now: monoNow) {
+                restored += 1
+            }
+            i = j
+        }
+        if restored > 0 { logger.info("portfolio channels restored from the outbox", [("channels", "\(restored)")]) }
+    }
+
+    /// The channel's newest run of one epoch with consecutive seqs (what a log can replay).
+    private static func tail(_ rows: ArraySlice<SQLRow>, perChannel: Int, wallNow: Int64)
+        -> (epoch: String, events: [LocalChannelLog.RecordedEvent])? {
+        var out: [LocalChannelLog.RecordedEvent] = []
+        var epoch: String?
+        let parser = JSONParser(maxDepth: 32)
+        for row in rows.reversed() {
+            guard let e = row.optionalText(3), let seq = row.optionalInt(4), seq > 0,
+                  let payload = row.optionalText(1), let data = try? parser.parse(Array(payload.utf8)),
+                  let created = row.optionalInt(2) else { break }
+            if let epoch, e != epoch { break }
+            if let first = out.first, UInt64(seq) + 1 != first.seq {
+                // The same seq twice (published again after a crash): keep the newer one.
+                if UInt64(seq) == first.seq { continue }
+                break
+            }
+            epoch = e
+            out.insert(LocalChannelLog.RecordedEvent(seq: UInt64(seq), data: data, age: Millis(max(0, wallNow - created))), at: 0)
+            if out.count >= perChannel { break }
+        }
+        guard let epoch, !out.isEmpty else { return nil }
+        return (epoch, out)
+    }
+
+    // MARK: Relaying
+
+    /// Starts relaying on `loop`: first whatever an earlier process left unpublished, then on
+    /// every kick, and every `sweepMs` in case a kick was lost (a store error mid-drain).
+    public func start(on loop: EventLoop, sweepMs: Millis = 1_000) {
+        state.withLock { $0.loop = loop }
+        loop.execute { [self] in
+            loop.schedule(every: sweepMs) { [self] _ in kick() }
+            kick()
+        }
+    }
+
+    /// A transaction with an outbox row committed (any thread).
+    public func kick() {
+        let loop: EventLoop? = state.withLock { s in
+            guard let loop = s.loop else { return nil }
+            if s.draining {
+                s.again = true
+                return nil
+            }
+            s.draining = true
+            return loop
+        }
+        guard let loop else { return }
+        loop.execute { [self] in drain(on: loop) }
+    }
+
+    private struct Row: Sendable {
+        let id: Int64
+        let channel: String
+        let payload: String
+    }
+
+    private func drain(on loop: EventLoop) {
+        let batch = self.batch
+        store.transaction(on: loop, write: false, { c throws(StoreError) -> [Row] in
+            var rows: [Row] = []
+            for r in try c.query("SELECT id, channel, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+                                 [.int(Int64(batch))]) {
+                rows.append(Row(id: try r.int(0), channel: try r.text(1), payload: try r.text(2)))
+            }
+            return rows
+        }) { [self] result in
+            switch result {
+            case .failure(let e):
+                logger.warning("outbox read failed; retrying at the next sweep", [("error", "\(e)")])
+                finish(on: loop, more: false)
+            case .success(let rows) where rows.isEmpty:
+                finish(on: loop, more: false)
+            case .success(let rows):
+                publish(rows, on: loop)
+            }
+        }
+    }
+
+    /// Publishes the rows one by one, in order, then records their positions in one transaction.
+    private func publish(_ rows: [Row], on loop: EventLoop) {
+        let parser = JSONParser(maxDepth: 32)
+        var items: [(id: Int64, channel: ChannelName, data: JSONValue)] = []
+        var broken: [Int64] = []
+        for r in rows {
+            guard let channel = ChannelName(r.channel), let data = try? parser.parse(Array(r.payload.utf8)) else {
+                broken.append(r.id)
+                continue
+            }
+            items.append((r.id, channel, data))
+        }
+        if !broken.isEmpty { logger.error("outbox rows that cannot be published; marked so", [("ids", "\(broken)")]) }
+        var positions: [(id: Int64, epoch: String, seq: Int64)] = []
+        var failed = false
+        var pending = items.count
+        let record: () -> Void = { [self] in
+            let now = Clock.wallMillis()
+            let done = positions
+            let skip = broken
+            store.transaction(on: loop, { c throws(StoreError) in
+                for p in done {
+                    try c.execute("UPDATE outbox SET published_at = $2, epoch = $3, seq = $4 WHERE id = $1",
+                                  [.int(p.id), .int(now), .text(p.epoch), .int(p.seq)])
+                }
+                for id in skip { try c.execute("UPDATE outbox SET published_at = $2 WHERE id = $1", [.int(id), .int(now)]) }
+            }) { [self] result in
+                if case .failure(let e) = result {
+                    // Published but not recorded: the next drain publishes them again, at the
+                    // same seqs (the log still holds them), so nobody sees a duplicate position.
+                    logger.warning("outbox: recording positions failed", [("error", "\(e)")])
+                }
+                finish(on: loop, more: !failed && result.isSuccess && rows.count == batch)
+            }
+        }
+        guard pending > 0 else { return record() }
+        let now = loop.now
+        for item in items {
+            broker.publish([(item.channel, item.data)], now: now, on: loop) { [self] result in
+                switch result {
+                case .success(let events):
+                    if let e = events.first { positions.append((item.id, e.position.epoch, Int64(e.position.seq))) }
+                case .failure(let e):
+                    failed = true
+                    logger.warning("outbox publish refused; retrying", [("channel", item.channel.name), ("error", "\(e)")])
+                }
+                pending -= 1
+                if pending == 0 { record() }
+            }
+        }
+    }
+
+    private func finish(on loop: EventLoop, more: Bool) {
+        let again = state.withLock { s -> Bool in
+            let again = s.again || more
+            s.again = false
+            s.draining = again
+            return again
+        }
+        if again { loop.execute { [self] in drain(on: loop) } }
+    }
+
+    // MARK: Housekeeping
+
+    /// Deletes published rows older than `ttl` (the portfolio history age): nothing replays
+    /// them any more. Bounded per call.
+    public func prune(ttl: Millis, on loop: EventLoop) {
+        let before = Clock.wallMillis() - Int64(ttl)
+        store.transaction(on: loop, { c throws(StoreError) in
+            try c.execute("""
+                DELETE FROM outbox WHERE id IN
+                  (SELECT id FROM outbox WHERE published_at IS NOT NULL AND created_at < $1 LIMIT 10000)
+                """, [.int(before)])
+        }) { [self] result in
+            if case .failure(let e) = result { logger.warning("outbox prune failed", [("error", "\(e)")]) }
+        }
+    }
+}
+
+extension Result {
+    var isSuccess: Bool {
+        if case .success = self { return true }
+        return false
+    }
+}

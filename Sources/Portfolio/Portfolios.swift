@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Gateway
+import Log
+import Reactor
+import Store
+import Synchronization
+
+/// Settings of the portfolio module (contract 2b), with its defaults.
+public struct PortfolioConfiguration: Sendable {
+    /// Portfolios one user may have.
+    public var maxPortfolios = 100
+    /// Events of a portfolio channel taken back into the in-process log at start, at most.
+    public var restoredEventsPerChannel = 1_000
+    /// Test only (`QV_TEST_EXIT_AFTER_COMMIT=1`): the process exits right after a portfolio
+    /// write commits, before its event is published — the crash the outbox exists for.
+    public var exitAfterCommit = false
+
+    public init() {}
+}
+
+/// Portfolios on one store: the `portfolio.*` methods, who may read `portfolio:` channels, and
+/// the outbox relay that publishes their events.
+public final class Portfolios: Sendable {
+    public let configuration: PortfolioConfiguration
+    let store: Store
+    let logger: Logger
+    private let parts = Mutex<(broker: Broker, relay: OutboxRelay)?>(nil)
+
+    public init(configuration: PortfolioConfiguration, store: Store, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.logger = logger.with("component", "portfolio")
+    }
+
+    var broker: Broker {
+        guard let b = parts.withLock({ $0?.broker }) else { preconditionFailure("Portfolios used before install") }
+        return b
+    }
+
+    /// Adds the methods and the channel access check; makes the relay on the gateway's broker.
+    public func install(into modules: inout GatewayModules) {
+        parts.withLock { $0 = (modules.broker, OutboxRelay(store: store, broker: modules.broker, logger: logger)) }
+        modules.channelAccess = PortfolioAccess(store: store)
+        PortfolioMethods.register(in: &modules.methods, self)
+    }
+
+    /// Blocking, at start (after `install`, before the loops serve): portfolio channels back at
+    /// their recorded positions.
+    public func restore(ttl: Millis) throws(StoreError) {
+        guard let relay = parts.withLock({ $0?.relay }) else { return }
+        try relay.restore(ttl: ttl, perChannel: configuration.restoredEventsPerChannel, now: Clock.wallMillis())
+    }
+
+    /// The relay on `loop` (what an earlier process left first), and the hourly prune of
+    /// outbox rows past the history age.
+    public func start(on loop: EventLoop, historyTTL: Millis) {
+        guard let relay = parts.withLock({ $0?.relay }) else { return }
+        relay.start(on: loop)
+        loop.execute {
+            loop.schedule(every: 3_600_000) { _ in relay.prune(ttl: historyTTL, on: loop) }
+        }
+    }
+
+    /// A write with an outbox row committed.
+    func committed() {
+        if configuration.exitAfterCommit {
+            logger.notice("exiting after a commit, before the publish (QV_TEST_EXIT_AFTER_COMMIT)", [])
+            exit(86)
+        }
+        parts.withLock { $0?.relay }?.kick()
+    }
+
+    func storeError(_ e: StoreError, _ method: String) -> RPCError {
+        switch e {
+        case .busy: return RPCError(code: RPCError.unavailableCode, reason: "busy", message: "the server is busy; try again shortly")
+        case .unavailable: return .unavailable("the store is unavailable; try again shortly")
+        case .uniqueViolation, .retryable, .invalid:
+            logger.error("store error", [("method", method), ("error", "\(e)")])
+            return .internalError()
+        }
+    }
+}
+
+/// `portfolio:ID` is readable by its owner only; the store says who that is.
+struct PortfolioAccess: ChannelAccess {
+    let store: Store
+
+    func mayRead(_ channel: ChannelName, userId: String, on loop: EventLoop, _ done: @escaping (Bool) -> Void) {
+        let id = channel.key
+        store.transaction(on: loop, write: false, { c throws(StoreError) in
+            try PortfolioStore.owned(c, id, userId: userId) != nil
+        }) { result in
+            done((try? result.get()) ?? false)
+        }
+    }
+}
