@@ -191,6 +191,10 @@ public final class OutboxRelay: Sendable {
                 switch result {
                 case .success(let events):
                     if let e = events.first { positions.append((item.id, e.position.epoch, Int64(e.position.seq))) }
+                    // A deleted portfolio: its subscribers get this last event, then `unsubscribed`.
+                    if item.data.objectValue?["type"] == .string("deleted") {
+                        broker.endSubscriptions(item.channel, reason: "deleted")
+                    }
                 case .failure(let e):
                     failed = true
                     logger.warning("outbox publish refused; retrying", [("channel", item.channel.name), ("error", "\(e)")])

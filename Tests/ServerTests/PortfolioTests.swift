@@ -251,6 +251,29 @@ struct PortfolioTests {
         #expect(try c.call("portfolio.list").result?["portfolios"]?.arrayValue?.count == 1)
     }
 
+    /// Deleting a portfolio: its subscribers get `{"type":"deleted"}`, then `unsubscribed`
+    /// with reason `deleted`; the channel can no longer be subscribed.
+    @Test(arguments: TestStore.allCases)
+    func deletingEndsTheSubscriptions(_ store: TestStore) throws {
+        let g = try gateway(store)
+        defer { g.stop() }
+        let c = try user(g, "del@example.com")
+        let id = try create(c)
+        #expect(try c.call("subscribe", #"{"channel":"portfolio:\#(id)"}"#).result != nil)
+        #expect(try add(c, id, "buy", "AAPL", "1", "10").result != nil)
+        #expect(try c.call("portfolio.delete", #"{"portfolioId":"\#(id)"}"#).result?["deleted"] == .bool(true))
+        try c.waitForEvents(2)
+        let events = c.takeEvents()
+        #expect(events.map(\.seq) == [1, 2])
+        #expect(events.last?.params?["data"] == .object(JSONObject([("type", .string("deleted"))])))
+        let note = try c.nextAnswer()
+        #expect(note.value["method"] == .string("unsubscribed"))
+        #expect(note.params?["reason"] == .string("deleted"))
+        #expect(note.params?["channel"] == .string("portfolio:" + id))
+        #expect(try c.call("unsubscribe", #"{"channel":"portfolio:\#(id)"}"#).result?["unsubscribed"] == .bool(false))
+        #expect(try c.call("subscribe", #"{"channel":"portfolio:\#(id)"}"#).errorCode == -32003)
+    }
+
     @Test func atMostOneHundredPortfolios() throws {
         let g = try gateway(.sqlite)
         defer { g.stop() }

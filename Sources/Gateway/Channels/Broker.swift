@@ -81,6 +81,12 @@ public final class Broker: Sendable {
         log.latest(channels, on: loop, done)
     }
 
+    /// Ends every subscription to `channel` in this process, after the events published to it
+    /// so far: each subscriber gets `unsubscribed` with `reason` (a deleted portfolio).
+    public func endSubscriptions(_ channel: ChannelName, reason: String) {
+        for hub in fanOut.hubs { hub.endSubscriptions(channel, reason: reason) }
+    }
+
     // MARK: Metrics, tests
 
     /// Channels the log holds.

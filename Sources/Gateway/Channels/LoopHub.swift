@@ -67,6 +67,15 @@ final class LoopHub: @unchecked Sendable {
         }
     }
 
+    /// Ends every subscription to `channel` on this loop, after the events already handed to
+    /// it (a deleted portfolio: its last event, then `unsubscribed`). Any thread.
+    func endSubscriptions(_ channel: ChannelName, reason: String) {
+        loop?.execute { [unowned self] in
+            deliverInbox()
+            for s in subscribers[channel.name] ?? [] { s.session.object.endSubscription(channel.name, reason: reason) }
+        }
+    }
+
     /// Seqs waiting in the inbox (tests).
     var inboxSeqs: [UInt64] { inbox.withLock { $0.events.map(\.seq) } }
 

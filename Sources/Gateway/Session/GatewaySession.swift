@@ -108,9 +108,7 @@ final class GatewaySession: WebSocketApplication {
         let ending = subscriptions.values.filter { s in
             s.channel.kind == .portfolio ? old != .anonymous : marketNeedsLogin
         }.map(\.channel).sorted { $0.name < $1.name }
-        for channel in ending where stopSubscription(channel.name) {
-            notify("unsubscribed", .object(JSONObject([("channel", .string(channel.name)), ("reason", .string(reason))])))
-        }
+        for channel in ending { endSubscription(channel.name, reason: reason) }
     }
 
     /// Contract 2a: `auth.expiring` 60 s before `exp` (at once when less is left), then the
@@ -323,6 +321,12 @@ final class GatewaySession: WebSocketApplication {
     }
 
     /// Ends a subscription (started or held); false when there was none.
+    /// The server ends a subscription (`unsubscribed` with `reason`).
+    func endSubscription(_ channel: String, reason: String) {
+        guard stopSubscription(channel) else { return }
+        notify("unsubscribed", .object(JSONObject([("channel", .string(channel)), ("reason", .string(reason))])))
+    }
+
     func stopSubscription(_ channel: String) -> Bool {
         guard let s = subscriptions.removeValue(forKey: channel) else { return false }
         leave([s])
