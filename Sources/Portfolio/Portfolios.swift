@@ -26,7 +26,7 @@ public final class Portfolios: Sendable {
     public let configuration: PortfolioConfiguration
     let store: Store
     let logger: Logger
-    private let parts = Mutex<(broker: Broker, relay: OutboxRelay)?>(nil)
+    private let parts = Mutex<(broker: Broker, relay: OutboxRelay, valuations: ValuationFeed)?>(nil)
 
     public init(configuration: PortfolioConfiguration, store: Store, logger: Logger) {
         self.configuration = configuration
@@ -41,8 +41,9 @@ public final class Portfolios: Sendable {
 
     /// Adds the methods and the channel access check; makes the relay on the gateway's broker.
     public func install(into modules: inout GatewayModules) {
-        parts.withLock { $0 = (modules.broker, OutboxRelay(store: store, broker: modules.broker, logger: logger)) }
-        modules.channelAccess = PortfolioAccess(store: store)
+        let valuations = ValuationFeed(store: store, broker: modules.broker, logger: logger)
+        parts.withLock { $0 = (modules.broker, OutboxRelay(store: store, broker: modules.broker, logger: logger), valuations) }
+        modules.channelAccess = PortfolioAccess(store: store, valuations: valuations)
         PortfolioMethods.register(in: &modules.methods, self)
     }
 
@@ -56,8 +57,9 @@ public final class Portfolios: Sendable {
     /// The relay on `loop` (what an earlier process left first), and the hourly prune of
     /// outbox rows past the history age.
     public func start(on loop: EventLoop, historyTTL: Millis) {
-        guard let relay = parts.withLock({ $0?.relay }) else { return }
+        guard let (relay, valuations) = parts.withLock({ p in p.map { ($0.relay, $0.valuations) } }) else { return }
         relay.start(on: loop)
+        valuations.start(on: loop)
         loop.execute {
             loop.schedule(every: 3_600_000) { _ in relay.prune(ttl: historyTTL, on: loop) }
         }
@@ -86,13 +88,16 @@ public final class Portfolios: Sendable {
 /// `portfolio:ID` is readable by its owner only; the store says who that is.
 struct PortfolioAccess: ChannelAccess {
     let store: Store
+    let valuations: ValuationFeed
 
     func mayRead(_ channel: ChannelName, userId: String, on loop: EventLoop, _ done: @escaping (Bool) -> Void) {
         let id = channel.key
         store.transaction(on: loop, write: false, { c throws(StoreError) in
             try PortfolioStore.owned(c, id, userId: userId) != nil
-        }) { result in
-            done((try? result.get()) ?? false)
+        }) { [valuations] result in
+            let allowed = (try? result.get()) ?? false
+            if allowed { valuations.watch(id) }
+            done(allowed)
         }
     }
 }

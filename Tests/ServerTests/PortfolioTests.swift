@@ -266,12 +266,83 @@ struct PortfolioTests {
         let events = c.takeEvents()
         #expect(events.map(\.seq) == [1, 2])
         #expect(events.last?.params?["data"] == .object(JSONObject([("type", .string("deleted"))])))
-        let note = try c.nextAnswer()
+        var note = try c.nextAnswer()
+        while note.value["method"] == .string("portfolio.valuation") { note = try c.nextAnswer() }
         #expect(note.value["method"] == .string("unsubscribed"))
         #expect(note.params?["reason"] == .string("deleted"))
         #expect(note.params?["channel"] == .string("portfolio:" + id))
         #expect(try c.call("unsubscribe", #"{"channel":"portfolio:\#(id)"}"#).result?["unsubscribed"] == .bool(false))
         #expect(try c.call("subscribe", #"{"channel":"portfolio:\#(id)"}"#).errorCode == -32003)
+    }
+
+    /// The `portfolio.valuation` notifications `c` received within `ms` (with when, ms from now).
+    func valuations(_ c: RPCClient, forMs ms: Int) -> [(at: Int, params: JSONValue?)] {
+        let start = ContinuousClock.now
+        var out: [(at: Int, params: JSONValue?)] = []
+        while millis(since: start) < ms {
+            do { try c.readOne(timeoutMs: ms - millis(since: start)) } catch { break }
+            while let i = c.answers.firstIndex(where: { $0.value["method"] == .string("portfolio.valuation") }) {
+                out.append((millis(since: start), c.answers.remove(at: i).params))
+            }
+        }
+        return out
+    }
+
+    /// Valuations: none on subscribe; one at once after a price of a held symbol, then at most
+    /// one a second carrying the latest state; after a transaction; none once unsubscribed.
+    @Test(arguments: TestStore.allCases)
+    func valuationNotificationsAreThrottled(_ store: TestStore) throws {
+        let g = try gateway(store)
+        defer { g.stop() }
+        let c = try user(g, "live@example.com")
+        let id = try create(c)
+        #expect(try c.call("subscribe", #"{"channel":"portfolio:\#(id)"}"#).result != nil)
+        #expect(valuations(c, forMs: 300).isEmpty)
+        _ = try add(c, id, "buy", "AAPL", "2", "50")
+        _ = try add(c, id, "buy", "MSFT", "3", "10")
+        // After the transactions: valued (nothing priced yet), then quiet for a second.
+        let made = valuations(c, forMs: 1_500)
+        #expect((1...2).contains(made.count))
+        #expect(made.last?.params?["unpricedSymbols"] == .array(["AAPL", "MSFT"]))
+        #expect(made.last?.params?["totalValue"] == .string("0"))
+        #expect(valuations(c, forMs: 1_000).isEmpty)
+        let publisher = try g.client(publisher: true)
+        func price(_ symbol: String, _ p: String) throws {
+            #expect(try publisher.call("publish", #"{"channel":"prices:\#(symbol)","data":{"symbol":"\#(symbol)","price":"\#(p)","ts":1700000000000}}"#).result != nil)
+        }
+        try price("AAPL", "60")
+        let first = valuations(c, forMs: 500)
+        #expect(first.count == 1)
+        let v = try #require(first.first?.params)
+        #expect(v["portfolioId"] == .string(id))
+        #expect(v["totalValue"] == .string("120"))
+        #expect(v["unpricedSymbols"] == .array(["MSFT"]))
+        #expect(v["holdings"]?[0]?["marketValue"] == .string("120"))
+        #expect(v["holdings"]?[0]?["unrealizedPnl"] == .string("20"))
+        #expect(v["holdings"]?[1]?["price"] == .null)
+        #expect(v["asOf"]?.numberValue?.int64 != nil)
+
+        // A burst of 20 prices: at most one more within the next second, with the last price.
+        for i in 61...80 { try price("AAPL", "\(i)") }
+        let burst = valuations(c, forMs: 1_600)
+        #expect((1...2).contains(burst.count), "\(burst.count) valuations")
+        #expect(burst.last?.params?["holdings"]?[0]?["price"] == .string("80"))
+        #expect(burst.last?.params?["totalValue"] == .string("160"))
+
+        // A transaction (from another connection's point of view too) is valued with the cache.
+        _ = try add(c, id, "buy", "MSFT", "1", "10")
+        try price("MSFT", "9")
+        let after = valuations(c, forMs: 2_200)
+        #expect(!after.isEmpty)
+        #expect(after.last?.params?["totalValue"] == .string("196"))
+        #expect(after.last?.params?["unpricedSymbols"] == .array([]))
+        // Spaced by at least a second (a little slack for the loop's clock).
+        for (a, b) in zip(after, after.dropFirst()) { #expect(b.at - a.at >= 900) }
+
+        #expect(try c.call("unsubscribe", #"{"channel":"portfolio:\#(id)"}"#).result?["unsubscribed"] == .bool(true))
+        _ = valuations(c, forMs: 1_100)
+        try price("AAPL", "99")
+        #expect(valuations(c, forMs: 1_300).isEmpty)
     }
 
     @Test func atMostOneHundredPortfolios() throws {

@@ -87,6 +87,19 @@ public final class Broker: Sendable {
         for hub in fanOut.hubs { hub.endSubscriptions(channel, reason: reason) }
     }
 
+    /// `{"jsonrpc":"2.0","method":M,"params":P}` to every subscriber of `channel` in this
+    /// process, outside the channel's stream (derived state such as valuations).
+    public func notifySubscribers(_ channel: ChannelName, method: String, params: JSONValue) {
+        var w = JSONWriter(reservingCapacity: 256)
+        w.writeRaw("{\"jsonrpc\":\"2.0\",\"method\":")
+        w.writeString(method)
+        w.writeRaw(",\"params\":")
+        w.write(params)
+        w.writeRaw("}")
+        let frame = w.bytes
+        for hub in fanOut.hubs where fanOut.hasSubscribers(channel, hub: hub.index) { hub.notifySubscribers(channel, frame: frame) }
+    }
+
     // MARK: Metrics, tests
 
     /// Channels the log holds.

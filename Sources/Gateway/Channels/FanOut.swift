@@ -52,6 +52,10 @@ final class FanOut: Sendable {
         }
     }
 
+    func hasSubscribers(_ channel: ChannelName, hub: Int) -> Bool {
+        interest.withLock { ($0[channel.name]?[hub] ?? 0) > 0 }
+    }
+
     /// Subscribers of a channel on all loops (metrics, tests).
     func subscriberCount(_ channel: ChannelName) -> Int {
         interest.withLock { $0[channel.name]?.reduce(0, +) ?? 0 }

@@ -76,6 +76,14 @@ final class LoopHub: @unchecked Sendable {
         }
     }
 
+    /// Sends a derived notification (not a channel event: no seq, no history) to every
+    /// subscriber of `channel` on this loop; a session over its outgoing bound skips it. Any thread.
+    func notifySubscribers(_ channel: ChannelName, frame: [UInt8]) {
+        loop?.execute { [unowned self] in
+            for s in subscribers[channel.name] ?? [] { s.session.object.sendDerived(frame) }
+        }
+    }
+
     /// Seqs waiting in the inbox (tests).
     var inboxSeqs: [UInt64] { inbox.withLock { $0.events.map(\.seq) } }
 

@@ -151,6 +151,13 @@ final class GatewaySession: WebSocketApplication {
         sendReply(w.bytes)
     }
 
+    /// A derived notification (a valuation): dropped while the connection is over its
+    /// outgoing bound, where the next one will carry the newer state anyway.
+    func sendDerived(_ frame: [UInt8]) {
+        guard !isClosed, overBoundSince == nil, queuedBytes <= outgoingBound else { return }
+        sendReply(frame)
+    }
+
     private func noteQueued() {
         if overBoundSince == nil && queuedBytes > outgoingBound { startOverBoundClock(now) }
     }
