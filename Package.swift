@@ -64,7 +64,7 @@ let package = Package(
                 swiftSettings: strict),
         // Portfolios (contract 2b): exact weighted average cost, the outbox and its relay,
         // valuations at the latest prices.
-        .target(name: "Portfolio", dependencies: ["Money", "Gateway", "Accounts", "Store", "Reactor", "JSON", "Log"],
+        .target(name: "Portfolio", dependencies: ["Money", "Risk", "Gateway", "Accounts", "Store", "Reactor", "JSON", "Log"],
                 swiftSettings: strict),
         // The composition root: one configuration in, one running application out (used by
         // `quantumvest serve` and by the tests).
@@ -92,7 +92,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "WebSocketProtocolTests", dependencies: ["WebSocketProtocol"], swiftSettings: strict),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CSystem", "Log"], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["App", "Server", "Gateway", "Store", "Accounts", "Portfolio", "Money", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL", "TestSupport"],
+        .testTarget(name: "ServerTests", dependencies: ["App", "Server", "Gateway", "Store", "Accounts", "Portfolio", "Money", "Risk", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL", "TestSupport"],
                     swiftSettings: strict),
     ]
 )

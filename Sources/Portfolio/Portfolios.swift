@@ -16,6 +16,10 @@ public struct PortfolioConfiguration: Sendable {
     /// Test only (`QV_TEST_EXIT_AFTER_COMMIT=1`): the process exits right after a portfolio
     /// write commits, before its event is published — the crash the outbox exists for.
     public var exitAfterCommit = false
+    /// `risk.metrics`'s default benchmark (`--risk-benchmark`).
+    public var riskBenchmark = "SPY"
+    /// Annual risk-free rate as a fraction (`--risk-free-rate`; 0.04 = 4 %).
+    public var riskFreeRate = 0.0
 
     public init() {}
 }
@@ -45,6 +49,7 @@ public final class Portfolios: Sendable {
         parts.withLock { $0 = (modules.broker, OutboxRelay(store: store, broker: modules.broker, logger: logger), valuations) }
         modules.channelAccess = PortfolioAccess(store: store, valuations: valuations)
         PortfolioMethods.register(in: &modules.methods, self)
+        RiskMethod.register(in: &modules.methods, self)
     }
 
     /// Blocking, at start (after `install`, before the loops serve): portfolio channels back at

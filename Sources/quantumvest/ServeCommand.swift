@@ -88,6 +88,10 @@ struct ServeCommand: ParsableCommand {
     var historyMemory = gateway.broker.historyBytes
     @Option(help: ArgumentHelp("Seconds a portfolio channel's events stay replayable (and its epoch valid).", valueName: "seconds"))
     var portfolioHistoryTtl = Int(gateway.broker.portfolioHistoryTTL / 1000)
+    @Option(help: ArgumentHelp("risk.metrics' default benchmark symbol.", valueName: "symbol"))
+    var riskBenchmark = app.portfolio.riskBenchmark
+    @Option(help: ArgumentHelp("Annual risk-free rate for Sharpe and Sortino, a fraction (0.04 = 4%).", valueName: "rate"))
+    var riskFreeRate = app.portfolio.riskFreeRate
 
     @Option(help: ArgumentHelp("PEM certificate chain (turns on TLS; needs --tls-key).", valueName: "path"))
     var tlsCert: String?
@@ -209,6 +213,14 @@ struct ServeCommand: ParsableCommand {
         c.accounts.trustedProxies = trustedProxy
         c.gateway.requireLoginForMarket = requireLogin
         c.gateway.broker.portfolioHistoryTTL = Millis(try check(portfolioHistoryTtl, 60...(30 * 86_400), "--portfolio-history-ttl")) * 1000
+        guard riskBenchmark.utf8.count <= 16, ChannelName.isSymbol(riskBenchmark.utf8) else {
+            throw ValidationError("--risk-benchmark must be a symbol (1-16 of A-Z 0-9 . - _)")
+        }
+        guard riskFreeRate.isFinite, (-1...1).contains(riskFreeRate) else {
+            throw ValidationError("--risk-free-rate must be a fraction in [-1, 1] (0.04 = 4%)")
+        }
+        c.portfolio.riskBenchmark = riskBenchmark
+        c.portfolio.riskFreeRate = riskFreeRate
         // Test only: the crash between a portfolio commit and its publish (issue 10's outbox test).
         c.portfolio.exitAfterCommit = getenv("QV_TEST_EXIT_AFTER_COMMIT").map { String(cString: $0) == "1" } ?? false
         c.log.level = logLevel
