@@ -95,4 +95,38 @@ struct PortfolioDurabilityTests {
         try last.waitForEvents(1)
         #expect(last.takeEvents().map(\.seq) == [3])
     }
+
+    /// Two gateway processes on one PostgreSQL, a client on each selling the last shares at the
+    /// same moment: exactly one succeeds, the other gets `insufficient_quantity`, and the
+    /// holdings stay consistent (the portfolio row lock serialises them).
+    @Test func twoProcessesRacingOnePortfolio() throws {
+        let url = try PostgresServer.shared().freshDatabase()
+        let (a, portA) = try serve(["--postgres", url])
+        defer { stop(a) }
+        let (b, portB) = try serve(["--postgres", url])
+        defer { stop(b) }
+        let setup = try client(portA)
+        _ = try setup.call("auth.register", #"{"email":"two@example.com","password":"correct horse battery"}"#, timeoutMs: 5000)
+        let token = try #require(try setup.call("auth.login", #"{"email":"two@example.com","password":"correct horse battery"}"#,
+                                                timeoutMs: 5000).result?["accessToken"]?.stringValue)
+        let id = try #require(try setup.call("portfolio.create", #"{"name":"Shared"}"#).result?["portfolioId"]?.stringValue)
+        let onA = try client(portA, token: token)
+        let onB = try client(portB, token: token)
+        for round in 0..<15 {
+            let symbol = "R\(round)"
+            #expect(try onA.call("portfolio.addTransaction",
+                                 #"{"portfolioId":"\#(id)","symbol":"\#(symbol)","side":"buy","quantity":"7","price":"10"}"#).result != nil)
+            let sell = #"{"portfolioId":"\#(id)","symbol":"\#(symbol)","side":"sell","quantity":"7","price":"11"}"#
+            let ia = try onA.send("portfolio.addTransaction", sell)
+            let ib = try onB.send("portfolio.addTransaction", sell)
+            let (ra, rb) = (try onA.answer(id: ia), try onB.answer(id: ib))
+            let ok = [ra, rb].filter { $0.result != nil }.count
+            let refused = [ra, rb].filter { $0.errorReason == "insufficient_quantity" }.count
+            #expect(ok == 1 && refused == 1, "round \(round): \(ra.value) \(rb.value)")
+        }
+        let got = try #require(try onB.call("portfolio.get", #"{"portfolioId":"\#(id)"}"#).result)
+        #expect(got["holdings"] == .array([]))
+        #expect(got["realizedPnl"] == .string("105"))
+        #expect(try onA.call("portfolio.transactions", #"{"portfolioId":"\#(id)","limit":100}"#).result?["transactions"]?.arrayValue?.count == 30)
+    }
 }
