@@ -74,6 +74,9 @@ static const char USAGE[] =
     "  --grace SECONDS      fanout: wait at most this long for late deliveries (default 3)\n"
     "  --message JSON       rpc: the JSON-RPC request kept in flight (sent as it is)\n"
     "  --setup JSON         rpc: a message sent before, answer awaited (repeatable, at most 16)\n"
+    "  --capture NAME       rpc: the string value of \"NAME\" in a setup answer replaces $NAME in\n"
+    "                       --message and later --setup messages, per connection (e.g. a\n"
+    "                       portfolioId made in setup)\n"
     "  --header LINE        rpc: an extra upgrade request header, e.g. 'Authorization: Bearer T'\n"
     "                       (repeatable); --publisher-key KEY is 'Authorization: Bearer KEY'\n"
     "  --in-flight K        the same as --inflight\n"
@@ -110,6 +113,7 @@ enum {
     O_SETUPMSG = 1 << 23,
     O_HEADER = 1 << 24,
     O_CONNRATE = 1 << 25,
+    O_CAPTURE = 1 << 26,
 };
 
 typedef struct {
@@ -130,7 +134,7 @@ static const qv_mode MODES[] = {
      O_URL},
     {"rpc", qv_rpc_main,
      O_URL | O_CONN | O_INFL | O_DUR | O_WARM | O_THR | O_RATE | O_PID | O_SETUP | O_KEY | O_MSG | O_SETUPMSG | O_HEADER |
-         O_CONNRATE,
+         O_CONNRATE | O_CAPTURE,
      O_URL | O_MSG},
 };
 
@@ -147,6 +151,7 @@ static const struct {
     {"publisher-key", O_KEY, 1},   {"protocol", O_PROTO, 1},   {"connect-rate", O_CRATE, 1},
     {"grace", O_GRACE, 1},          {"message", O_MSG, 1},      {"setup", O_SETUPMSG, 1},
     {"header", O_HEADER, 1},       {"in-flight", O_INFL, 1},   {"conn-rate", O_CONNRATE, 1},
+    {"capture", O_CAPTURE, 1},
 };
 
 static int bad(const char *fmt, const char *a) {
@@ -300,6 +305,7 @@ int main(int argc, char **argv) {
             break;
         case O_GRACE: r = parse_double(value, 0, 600, &o.grace); break;
         case O_MSG: o.message = value; break;
+        case O_CAPTURE: o.capture = value; break;
         case O_SETUPMSG:
             r = o.nsetup < 16 ? 0 : -1;
             if (r == 0) o.setup[o.nsetup++] = value;

@@ -28,6 +28,8 @@ typedef struct {
     uint32_t owed;       /* copies to send when the next slot comes (--conn-rate) */
     uint64_t due;        /* the connection's next slot (ns) */
     uint64_t setup_retry_at; /* a setup message answered busy goes again then (ns); 0: none */
+    char captured[80];   /* --capture: the value seen in a setup answer */
+    char *message;       /* --message with $NAME replaced (NULL: the shared one) */
 } rpc_conn;
 
 typedef struct {
@@ -57,11 +59,56 @@ static int send_text(rpc_thread *t, qv_conn *c, const char *msg) {
     return qv_conn_queue_frame(&t->loop, c, QV_OP_TEXT, (const uint8_t *)msg, strlen(msg));
 }
 
+/* --capture: keeps the string value of "NAME" in a setup answer. */
+static void capture_value(rpc_thread *t, rpc_conn *r, const uint8_t *p, size_t len) {
+    if (!t->o->capture) return;
+    char key[80];
+    int n = snprintf(key, sizeof key, "\"%s\":\"", t->o->capture);
+    if (n <= 0 || (size_t)n >= sizeof key) return;
+    const uint8_t *at = memmem(p, len, key, (size_t)n);
+    if (!at) return;
+    const uint8_t *v = at + n, *end = p + len;
+    size_t k = 0;
+    while (v + k < end && v[k] != '"' && k + 1 < sizeof r->captured) k++;
+    memcpy(r->captured, v, k);
+    r->captured[k] = 0;
+}
+
+/* `template` with every $NAME replaced by the captured value (malloc'd; NULL without memory). */
+static char *substituted(const qv_opts *o, const char *template, const char *value) {
+    char pat[80];
+    int n = snprintf(pat, sizeof pat, "$%s", o->capture);
+    if (n <= 0 || (size_t)n >= sizeof pat) return NULL;
+    size_t vl = strlen(value), cap = strlen(template) + 1, used = 0;
+    for (const char *q = template; (q = strstr(q, pat)); q += n) cap += vl;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    for (const char *q = template; *q;) {
+        if (strncmp(q, pat, (size_t)n) == 0) {
+            memcpy(out + used, value, vl);
+            used += vl;
+            q += n;
+        } else {
+            out[used++] = *q++;
+        }
+    }
+    out[used] = 0;
+    return out;
+}
+
 static int send_setup_or_ready(rpc_thread *t, qv_conn *c) {
     rpc_conn *r = c->user;
     if (r->setup_next >= t->o->nsetup) {
+        if (t->o->capture && !r->message) r->message = substituted(t->o, t->o->message, r->captured);
         r->phase = RPC_READY;
         return 0;
+    }
+    if (t->o->capture && r->captured[0]) { /* setup messages after the capture use it too */
+        char *m = substituted(t->o, t->o->setup[r->setup_next], r->captured);
+        int rc = m ? send_text(t, c, m) : -1;
+        free(m);
+        if (rc != 0) return -1;
+        return qv_conn_flush(&t->loop, c);
     }
     if (send_text(t, c, t->o->setup[r->setup_next]) != 0) return -1;
     return qv_conn_flush(&t->loop, c);
@@ -77,7 +124,7 @@ static int queue_one(rpc_thread *t, qv_conn *c, uint64_t now) {
         uint64_t interval = (uint64_t)(1e9 / t->o->conn_rate);
         r->due = (r->due + interval > now ? r->due : now) + interval;
     }
-    if (send_text(t, c, t->o->message) != 0) return -1;
+    if (send_text(t, c, r->message ? r->message : t->o->message) != 0) return -1;
     r->ts[(r->head + r->count) % (uint32_t)t->o->inflight] = now;
     r->count++;
     t->sent++;
@@ -107,6 +154,7 @@ static int on_message(qv_loop *lp, qv_conn *c, int opcode, const uint8_t *p, siz
             t->setup_failed++;
             return 0;
         }
+        capture_value(t, r, p, len);
         r->setup_next++;
         return send_setup_or_ready(t, c);
     }

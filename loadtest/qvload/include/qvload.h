@@ -58,6 +58,7 @@ typedef struct {
     const char *setup[16]; /* messages sent first, one at a time, each awaited */
     int nsetup;
     const char *message;   /* the message kept in flight */
+    const char *capture;   /* rpc: a setup answer's "NAME":"value" replaces $NAME in message */
     double conn_rate;      /* requests per second per connection at most; 0: no cap */
     char headers[2048];    /* extra upgrade request header lines ("Name: value\r\n") */
 } qv_opts;
