@@ -66,13 +66,16 @@ let package = Package(
         // valuations at the latest prices.
         .target(name: "Portfolio", dependencies: ["Money", "Risk", "Gateway", "Accounts", "Store", "Reactor", "JSON", "Log"],
                 swiftSettings: strict),
+        // `--demo`: a simulated market (GBM), two years of backfilled daily bars, an honest
+        // forecaster, published through the same path as external feeds.
+        .target(name: "Demo", dependencies: ["Gateway", "Store", "Reactor", "JSON", "Log"], swiftSettings: strict),
         // The composition root: one configuration in, one running application out (used by
         // `quantumvest serve` and by the tests).
-        .target(name: "App", dependencies: ["Gateway", "Server", "Store", "Accounts", "Portfolio", "Reactor", "Log", "WebSocketProtocol"],
+        .target(name: "App", dependencies: ["Gateway", "Server", "Store", "Accounts", "Portfolio", "Demo", "Reactor", "Log", "WebSocketProtocol"],
                 swiftSettings: strict),
         // `quantumvest serve | import-bars | version`: the command line over `App`.
         .executableTarget(name: "quantumvest", dependencies: [
-            "App", "Gateway", "Server", "Store", "Accounts", "Portfolio", "Reactor", "Log", "JSON", "WebSocketProtocol",
+            "App", "Gateway", "Server", "Store", "Accounts", "Portfolio", "Demo", "Reactor", "Log", "JSON", "WebSocketProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
@@ -92,7 +95,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "WebSocketProtocolTests", dependencies: ["WebSocketProtocol"], swiftSettings: strict),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CSystem", "Log"], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["App", "Server", "Gateway", "Store", "Accounts", "Portfolio", "Money", "Risk", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL", "TestSupport"],
+        .testTarget(name: "ServerTests", dependencies: ["App", "Server", "Gateway", "Store", "Accounts", "Portfolio", "Money", "Risk", "Demo", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL", "TestSupport"],
                     swiftSettings: strict),
     ]
 )

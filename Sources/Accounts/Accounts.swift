@@ -124,6 +124,24 @@ public final class Accounts: Sendable {
         }
     }
 
+    /// The user with this email, made with this password when missing (the demo account).
+    /// Blocking (hashes on the calling thread): call at start, before the loops serve.
+    public func ensureUser(email raw: String, password: String) -> Result<String, AccountsStartError> {
+        guard let email = Email.normalize(raw) else { return .failure(AccountsStartError("not an email: \(raw)")) }
+        guard let hash = try? hasher.hash(Array(password.utf8)) else { return .failure(AccountsStartError("cannot hash a password")) }
+        let id = Secrets.randomID()
+        let now = Clock.wallMillis()
+        let found = store.transactionBlocking { c throws(StoreError) -> String? in
+            _ = try AccountStore.createUser(c, id: id, email: email, passwordHash: hash, now: now)
+            return try AccountStore.user(c, email: email)?.id
+        }
+        switch found {
+        case .success(let userId?): return .success(userId)
+        case .success(nil): return .failure(AccountsStartError("the user \(email) could not be made"))
+        case .failure(let e): return .failure(AccountsStartError("cannot make the user \(email): \(e)"))
+        }
+    }
+
     public func shutdown() { hashPool.shutdown() }
 
     // MARK: Tokens

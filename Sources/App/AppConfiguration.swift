@@ -1,4 +1,5 @@
 import Accounts
+import Demo
 import Gateway
 import Log
 import Portfolio
@@ -19,6 +20,8 @@ public struct AppConfiguration: Sendable {
     public var accounts = AccountsConfiguration()
     /// Portfolios: limits, the outbox relay.
     public var portfolio = PortfolioConfiguration()
+    /// `--demo`: the simulated market and the demo account (nil: off).
+    public var demo: DemoMarket.Settings?
 
     public init() {}
 }

@@ -1,4 +1,5 @@
 import Accounts
+import Demo
 import Gateway
 import Log
 import Portfolio
@@ -25,6 +26,8 @@ public final class Application: Sendable {
     public let store: Store
     public let accounts: Accounts
     public let portfolios: Portfolios
+    /// The simulated market (`--demo`).
+    public let demo: DemoMarket?
 
     /// `routes`: endpoints of the caller's besides the gateway's (tests, later modules);
     /// `modules` register more JSON-RPC methods (see `Gateway.init`), with the store at hand.
@@ -80,7 +83,34 @@ public final class Application: Sendable {
             store.shutdown()
             throw .store(StoreStartError(message: "cannot restore portfolio channels from the outbox: \(error)"))
         }
+        if let settings = configuration.demo {
+            do {
+                demo = try DemoMarket(settings: settings, store: store, broker: gateway.broker, logger: logger)
+                try Application.demoAccount(accounts, portfolios, logger)
+            } catch {
+                accounts.shutdown()
+                store.shutdown()
+                throw .store(StoreStartError(message: "cannot set up the demo market: \(error)"))
+            }
+        } else {
+            demo = nil
+        }
         self.drain = drain
+    }
+
+    /// The demo account (only with `--demo`): known credentials, printed at start, and one
+    /// portfolio of a few holdings, so a newcomer sees a live portfolio at once.
+    public static let demoEmail = "demo@quantumvest.dev"
+    public static let demoPassword = "quantumvest-demo"
+
+    static func demoAccount(_ accounts: Accounts, _ portfolios: Portfolios, _ logger: Logger) throws {
+        let userId = try accounts.ensureUser(email: demoEmail, password: demoPassword).get()
+        _ = try portfolios.ensurePortfolio(userId: userId, name: "Demo portfolio", buys: [
+            ("AAPL", "40", "181.20"), ("MSFT", "15", "402.75"), ("NVDA", "60", "108.40"), ("SPY", "10", "548.10"),
+            ("BTC-USD", "0.25", "61250"),
+        ]).get()
+        // Demo credentials, meant to be seen (they open a sandbox account, nothing else).
+        logger.notice("demo account: log in with email \(demoEmail) and password \(demoPassword)", [])
     }
 
     public var host: String { server.host }
@@ -94,6 +124,7 @@ public final class Application: Sendable {
             store.startHealthChecks(on: loop)
             accounts.startBackgroundWork(on: loop, sessions: gateway.sessions)
             portfolios.start(on: loop, historyTTL: configuration.gateway.broker.portfolioHistoryTTL)
+            demo?.start(on: loop)
         }
     }
 

@@ -245,34 +245,7 @@ enum PortfolioMethods {
         let now = Clock.wallMillis()
         let transactionId = Secrets.randomID()
         run(call, p, { c throws(StoreError) -> Outcome in
-            guard let portfolio = try PortfolioStore.owned(c, id, userId: userId, lock: true) else { return .notFound }
-            if let order = r.clientOrderId, let earlier = try PortfolioStore.transaction(c, portfolioId: id, clientOrderId: order) {
-                return r.matches(earlier) ? .repeated(answer: earlier.answer) : .reused
-            }
-            let before = try PortfolioStore.holding(c, portfolioId: id, symbol: r.symbol)
-            let step: LedgerStep
-            switch Ledger.apply(r.side, quantity: r.quantity, price: r.price, fee: r.fee, to: before) {
-            case .failure(.insufficientQuantity(let held)): return .insufficient(held: held)
-            case .failure(.tooLarge): return .tooLarge
-            case .success(let s): step = s
-            }
-            var t = PortfolioStore.Transaction(id: transactionId, seq: portfolio.nextSeq, symbol: r.symbol, side: r.side,
-                                               quantity: r.quantity, price: r.price, fee: r.fee, executedAt: r.executedAt ?? now,
-                                               clientOrderId: r.clientOrderId, recordedAt: now, answer: "", deleted: false)
-            let tJSON = PortfolioJSON.transaction(t, portfolioId: id)
-            let hJSON = PortfolioJSON.holding(r.symbol, step.holding)
-            let answer = PortfolioJSON.text(["transaction": tJSON, "holding": hJSON])
-            t = PortfolioStore.Transaction(id: t.id, seq: t.seq, symbol: t.symbol, side: t.side, quantity: t.quantity, price: t.price,
-                                           fee: t.fee, executedAt: t.executedAt, clientOrderId: t.clientOrderId,
-                                           recordedAt: t.recordedAt, answer: answer, deleted: false)
-            try PortfolioStore.insert(c, portfolioId: id, t)
-            try PortfolioStore.setHolding(c, portfolioId: id, symbol: r.symbol, step.holding)
-            try PortfolioStore.advance(c, portfolioId: id, realizedPnl: portfolio.realizedPnl + step.realizedPnlChange,
-                                       nextSeq: portfolio.nextSeq + 1)
-            try PortfolioStore.enqueue(c, channel: "portfolio:" + id,
-                                       payload: PortfolioJSON.text(["type": "transaction", "transaction": tJSON, "holding": hJSON]),
-                                       now: now)
-            return .recorded(answer: answer)
+            try record(c, portfolioId: id, userId: userId, r, transactionId: transactionId, now: now)
         }) { outcome in
             switch outcome {
             case .recorded(let answer):
@@ -290,6 +263,40 @@ enum PortfolioMethods {
                 call.fail(.invalidParam("quantity", "the holding would have more than 30 integer digits"))
             }
         }
+    }
+
+    /// One transaction, in the caller's store transaction: the row, the holding, the realized
+    /// P&L and the outbox event together (or the first answer of a repeated clientOrderId).
+    static func record(_ c: any SQLConnection, portfolioId id: String, userId: String, _ r: Request, transactionId: String,
+                       now: Int64) throws(StoreError) -> Outcome {
+        guard let portfolio = try PortfolioStore.owned(c, id, userId: userId, lock: true) else { return .notFound }
+        if let order = r.clientOrderId, let earlier = try PortfolioStore.transaction(c, portfolioId: id, clientOrderId: order) {
+            return r.matches(earlier) ? .repeated(answer: earlier.answer) : .reused
+        }
+        let before = try PortfolioStore.holding(c, portfolioId: id, symbol: r.symbol)
+        let step: LedgerStep
+        switch Ledger.apply(r.side, quantity: r.quantity, price: r.price, fee: r.fee, to: before) {
+        case .failure(.insufficientQuantity(let held)): return .insufficient(held: held)
+        case .failure(.tooLarge): return .tooLarge
+        case .success(let s): step = s
+        }
+        var t = PortfolioStore.Transaction(id: transactionId, seq: portfolio.nextSeq, symbol: r.symbol, side: r.side,
+                                           quantity: r.quantity, price: r.price, fee: r.fee, executedAt: r.executedAt ?? now,
+                                           clientOrderId: r.clientOrderId, recordedAt: now, answer: "", deleted: false)
+        let tJSON = PortfolioJSON.transaction(t, portfolioId: id)
+        let hJSON = PortfolioJSON.holding(r.symbol, step.holding)
+        let answer = PortfolioJSON.text(["transaction": tJSON, "holding": hJSON])
+        t = PortfolioStore.Transaction(id: t.id, seq: t.seq, symbol: t.symbol, side: t.side, quantity: t.quantity, price: t.price,
+                                       fee: t.fee, executedAt: t.executedAt, clientOrderId: t.clientOrderId,
+                                       recordedAt: t.recordedAt, answer: answer, deleted: false)
+        try PortfolioStore.insert(c, portfolioId: id, t)
+        try PortfolioStore.setHolding(c, portfolioId: id, symbol: r.symbol, step.holding)
+        try PortfolioStore.advance(c, portfolioId: id, realizedPnl: portfolio.realizedPnl + step.realizedPnlChange,
+                                   nextSeq: portfolio.nextSeq + 1)
+        try PortfolioStore.enqueue(c, channel: "portfolio:" + id,
+                                   payload: PortfolioJSON.text(["type": "transaction", "transaction": tJSON, "holding": hJSON]),
+                                   now: now)
+        return .recorded(answer: answer)
     }
 
     static func deleteTransaction(_ call: RPCCall, _ p: Portfolios) {

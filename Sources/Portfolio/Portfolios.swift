@@ -1,8 +1,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Accounts
 import Gateway
 import Log
+import Money
 import Reactor
 import Store
 import Synchronization
@@ -67,6 +69,34 @@ public final class Portfolios: Sendable {
         valuations.start(on: loop)
         loop.execute {
             loop.schedule(every: 3_600_000) { _ in relay.prune(ttl: historyTTL, on: loop) }
+        }
+    }
+
+    /// A portfolio named `name` with these buys for `userId`, unless the user has one already
+    /// (the demo account's). Blocking: call at start; the relay publishes its events when it
+    /// starts. Amounts are decimal strings of the contract's input grammar.
+    public func ensurePortfolio(userId: String, name: String, buys: [(symbol: String, quantity: String, price: String)])
+        -> Result<String?, StoreError> {
+        let now = Clock.wallMillis()
+        let id = Secrets.randomID()
+        var requests: [PortfolioMethods.Request] = []
+        for b in buys {
+            guard let q = ExactDecimal(contractInput: b.quantity), let p = ExactDecimal(contractInput: b.price) else {
+                return .failure(.invalid("demo portfolio: not a decimal: \(b.quantity) @ \(b.price)"))
+            }
+            requests.append(.init(symbol: b.symbol, side: .buy, quantity: q, price: p, fee: .zero, executedAt: nil, clientOrderId: nil))
+        }
+        let limit = configuration.maxPortfolios
+        let made = requests
+        return store.transactionBlocking { c throws(StoreError) -> String? in
+            guard try PortfolioStore.list(c, userId: userId).isEmpty else { return nil }
+            guard try PortfolioStore.create(c, id: id, userId: userId, name: name, baseCurrency: "USD", now: now, limit: limit) else {
+                return nil
+            }
+            for r in made {
+                _ = try PortfolioMethods.record(c, portfolioId: id, userId: userId, r, transactionId: Secrets.randomID(), now: now)
+            }
+            return id
         }
     }
 

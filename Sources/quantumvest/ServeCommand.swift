@@ -1,5 +1,6 @@
 import Accounts
 import App
+import Demo
 import ArgumentParser
 import Gateway
 import Log
@@ -99,7 +100,7 @@ struct ServeCommand: ParsableCommand {
     var tlsKey: String?
     @Option(help: ArgumentHelp("Folder served from memory for paths no endpoint claims (read once at start).", valueName: "path"))
     var staticDir: String?
-    @Flag(help: "Run the built-in simulated market feed (not available yet).")
+    @Flag(help: "Run the built-in simulated market (a dozen symbols, two years of daily bars, forecasts) and the demo account.")
     var demo = false
 
     @Option(help: ArgumentHelp("permessage-deflate: on or off.", valueName: "on|off"))
@@ -152,7 +153,6 @@ struct ServeCommand: ParsableCommand {
         }
         // Features that later issues bring: refused rather than silently served without.
         if !redis.isEmpty { throw ValidationError("--redis is not available yet (arrives with the replicas issue)") }
-        if demo { throw ValidationError("--demo is not available yet (arrives with the demo feed issue)") }
         if jwtSecret != nil && jwtKeyFile != nil { throw ValidationError("give --jwt-secret or --jwt-key-file, not both") }
         // Never echo a key: only its position.
         if let i = publisherKey.firstIndex(where: { $0.utf8.count < 16 }) {
@@ -219,6 +219,7 @@ struct ServeCommand: ParsableCommand {
         guard riskFreeRate.isFinite, (-1...1).contains(riskFreeRate) else {
             throw ValidationError("--risk-free-rate must be a fraction in [-1, 1] (0.04 = 4%)")
         }
+        if demo { c.demo = DemoMarket.Settings() }
         c.portfolio.riskBenchmark = riskBenchmark
         c.portfolio.riskFreeRate = riskFreeRate
         // Test only: the crash between a portfolio commit and its publish (issue 10's outbox test).

@@ -20,6 +20,7 @@ final class TestGateway: Sendable {
          store: StoreBackend? = nil,
          storeSettings: (inout StoreConfiguration) -> Void = { _ in },
          accounts adjustAccounts: (inout AccountsConfiguration) -> Void = { _ in },
+         app adjustApp: (inout AppConfiguration) -> Void = { _ in },
          modules: (inout GatewayModules) -> Void = { _ in },
          storeModules: (inout GatewayModules, Store) -> Void = { _, _ in }) throws {
         var c = AppConfiguration()
@@ -36,6 +37,7 @@ final class TestGateway: Sendable {
         c.server.closeTimeout = 500
         c.server.drainTimeout = 1000
         adjustServer(&c.server)
+        adjustApp(&c)
         application = try Application(configuration: c, logger: testLogger, modules: { m, store in
             modules(&m)
             storeModules(&m, store)
