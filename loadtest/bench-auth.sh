@@ -58,42 +58,15 @@ trap 'cleanup; pg_stop' EXIT
 bench_args 27 "[--help]" "${1:-}"
 bench_setup qv-bench-auth
 
-if [ "$SKIP_BUILD" != 1 ]; then
-    say "== building (release)"
-    swiftpm_build --product qv-load || { say "qv-load did not build"; exit 1; }
-    swiftpm_build --product quantumvest || { say "quantumvest did not build"; exit 1; }
-fi
-[ -x "$QVLOAD" ] && [ -x "$QUANTUMVEST" ] || { say "no qv-load or quantumvest under $SCRATCH/release"; exit 1; }
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-DATADIR="$(mktemp -d /tmp/qv-bench-auth-data.XXXXXX)"
-CLEANUP_DIRS="$DATADIR"
-case "$STORE" in
-sqlite) STORE_ARGS="--data-dir $DATADIR" ;;
-postgres) pg_start; STORE_ARGS="--postgres $PG_URL" ;;
-*) say "STORE must be sqlite or postgres"; exit 2 ;;
-esac
+bench_gateway_setup qv-bench-auth
 
 server_cmd() { # NAME PORT THREADS
     SERVER_CMD="$QUANTUMVEST serve --port $2 --threads $3 --publisher-key $PUBLISHER_KEY --jwt-secret $JWT_SECRET $STORE_ARGS $SERVER_ARGS"
 }
 
-rpc_msg() { # ID METHOD [PARAMS]
-    printf '{"jsonrpc":"2.0","id":%s,"method":"%s","params":%s}' "$1" "$2" "${3:-{\}}"
-}
 CREDS="{\"email\":\"$BENCH_EMAIL\",\"password\":\"$PASSWORD\"}"
 LOGIN="$(rpc_msg 1 auth.login "$CREDS")"
 
-# qv_rpc LABEL ARGS...: one qv-load rpc run against the running server; its JSON in RPC_JSON.
-# The loader's arguments hold the password: they are never echoed.
-qv_rpc() {
-    local label="$1" out="$LOGDIR/$1.txt"
-    shift
-    timeout $((${DURATION%.*} + ${WARMUP%.*} + 180)) "$QVLOAD" rpc --url "ws://127.0.0.1:$PORT/ws" \
-        --threads "$LOADER_THREADS" --pid "$SERVER_PIDS" "$@" >"$out" 2>&1 || true
-    grep -v '^{' "$out" | sed -n '1,6p' | sed 's/^/    /' >&2
-    RPC_JSON="$(grep '^{' "$out" | tail -n 1 || true)"
-}
 
 start() {
     PORT="$(free_port)"
@@ -111,7 +84,6 @@ register() {
     grep 'first error' "$LOGDIR/register.txt" | sed 's/^/  /' >&2 || true
 }
 
-median() { python3 -c 'import statistics, sys; v = [float(x) for x in sys.argv[1:] if x != ""]; print(f"{statistics.median(v):.1f}" if v else "n/a")' "$@"; }
 
 say "== accounts benchmark on $MACHINE (store: $STORE, server threads $SERVER_THREADS)"
 LOGIN_RT=() LOGIN_ERR=() LOGIN_P99=() ME_RT=() ME_ERR=() ME_P99=() IDLE_P99=() FLOOD_P99=() RATIO=() FLOOD_RT=()

@@ -257,3 +257,41 @@ run_connect() {
 
 CPU_MODEL="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 MACHINE="nproc $(nproc), ${CPU_MODEL:-unknown CPU}, $(uname -sr)"
+
+# ---------- the gateway's own benches (bench-auth.sh, bench-portfolio.sh) ----------
+# bench_gateway_setup NAME: builds qv-load and quantumvest (release) unless SKIP_BUILD=1, and
+# makes the store STORE names (sqlite: a temporary --data-dir; postgres: a throwaway server,
+# scripts/lib/postgres.sh, which the caller sources) as STORE_ARGS.
+bench_gateway_setup() {
+    if [ "$SKIP_BUILD" != 1 ]; then
+        say "== building (release)"
+        swiftpm_build --product qv-load || { say "qv-load did not build"; exit 1; }
+        swiftpm_build --product quantumvest || { say "quantumvest did not build"; exit 1; }
+    fi
+    [ -x "$QVLOAD" ] && [ -x "$QUANTUMVEST" ] || { say "no qv-load or quantumvest under $SCRATCH/release"; exit 1; }
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    DATADIR="$(mktemp -d "/tmp/$1-data.XXXXXX")"
+    CLEANUP_DIRS="$DATADIR"
+    case "$STORE" in
+    sqlite) STORE_ARGS="--data-dir $DATADIR" ;;
+    postgres) pg_start; STORE_ARGS="--postgres $PG_URL" ;;
+    *) say "STORE must be sqlite or postgres"; exit 2 ;;
+    esac
+}
+
+rpc_msg() { # ID METHOD [PARAMS]
+    printf '{"jsonrpc":"2.0","id":%s,"method":"%s","params":%s}' "$1" "$2" "${3:-{\}}"
+}
+
+# qv_rpc LABEL ARGS...: one qv-load rpc run against the server on PORT; its JSON line in
+# RPC_JSON. The loader's arguments may hold a password: they are never echoed.
+qv_rpc() {
+    local label="$1" out="$LOGDIR/$1.txt"
+    shift
+    timeout $((${DURATION%.*} + ${WARMUP%.*} + 180)) "$QVLOAD" rpc --url "ws://127.0.0.1:$PORT/ws" \
+        --threads "$LOADER_THREADS" --pid "$SERVER_PIDS" "$@" >"$out" 2>&1 || true
+    grep -v '^{' "$out" | sed -n '1,6p' | sed 's/^/    /' >&2
+    RPC_JSON="$(grep '^{' "$out" | tail -n 1 || true)"
+}
+
+median() { python3 -c 'import statistics, sys; v = [float(x) for x in sys.argv[1:] if x != ""]; print(f"{statistics.median(v):.1f}" if v else "n/a")' "$@"; }

@@ -74,7 +74,7 @@ enum AuthMethods {
     }
 
     static let invalidCredentials = error(RPCError.unauthenticatedCode, "invalid_credentials", "wrong email or password")
-    static let busy = error(RPCError.unavailableCode, "busy", "the server is busy; try again shortly")
+    static let busy = StoreAnswer.busy
 
     static func tooManyAttempts(_ retryAfterMs: Int64) -> RPCError {
         error(RPCError.rateLimitedCode, "too_many_attempts", "too many attempts; try again later",
@@ -94,23 +94,9 @@ enum AuthMethods {
     static func run<T: Sendable>(_ call: RPCCall, _ a: Accounts, write: Bool = true,
                                  _ body: @escaping @Sendable (any SQLConnection) throws(StoreError) -> T,
                                  then: @escaping (T) -> Void) {
-        a.store.transaction(on: call.client.loop, write: write, body) { result in
-            switch result {
-            case .success(let v): then(v)
-            case .failure(let e): call.fail(storeError(e, a, call.method))
-            }
-        }
+        StoreAnswer.transaction(call, a.store, logger: a.logger, write: write, body, then: then)
     }
 
-    static func storeError(_ e: StoreError, _ a: Accounts, _ method: String) -> RPCError {
-        switch e {
-        case .busy: return busy
-        case .unavailable: return .unavailable("the store is unavailable; try again shortly")
-        case .uniqueViolation, .retryable, .invalid:
-            a.logger.error("store error", [("method", method), ("error", "\(e)")])
-            return .internalError()
-        }
-    }
 
     /// Work on the hash pool; a full queue answers −32013 `busy` (not a login failure).
     static func hashing<T: Sendable>(_ call: RPCCall, _ a: Accounts, _ work: @escaping @Sendable () -> T,

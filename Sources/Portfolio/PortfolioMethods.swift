@@ -56,12 +56,7 @@ enum PortfolioMethods {
     static func run<T: Sendable>(_ call: RPCCall, _ p: Portfolios, write: Bool = true,
                                  _ body: @escaping @Sendable (any SQLConnection) throws(StoreError) -> T,
                                  then: @escaping (T) -> Void) {
-        p.store.transaction(on: call.client.loop, write: write, body) { result in
-            switch result {
-            case .success(let v): then(v)
-            case .failure(let e): call.fail(p.storeError(e, call.method))
-            }
-        }
+        StoreAnswer.transaction(call, p.store, logger: p.logger, write: write, body, then: then)
     }
 
     // MARK: Portfolios

@@ -109,15 +109,6 @@ public final class Portfolios: Sendable {
         parts.withLock { $0?.relay }?.kick()
     }
 
-    func storeError(_ e: StoreError, _ method: String) -> RPCError {
-        switch e {
-        case .busy: return RPCError(code: RPCError.unavailableCode, reason: "busy", message: "the server is busy; try again shortly")
-        case .unavailable: return .unavailable("the store is unavailable; try again shortly")
-        case .uniqueViolation, .retryable, .invalid:
-            logger.error("store error", [("method", method), ("error", "\(e)")])
-            return .internalError()
-        }
-    }
 }
 
 /// `portfolio:ID` is readable by its owner only; the store says who that is.

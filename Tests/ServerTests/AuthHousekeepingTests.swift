@@ -11,15 +11,8 @@ import Testing
 struct AuthHousekeepingTests {
     static let secret = "0123456789abcdef0123456789abcdef-test"
 
-    /// A store of our own on the gateway's database, to look at the rows.
     func inspect<T: Sendable>(_ backend: StoreBackend, _ body: @escaping @Sendable (any SQLConnection) throws(StoreError) -> T) throws -> T {
-        var c = StoreConfiguration()
-        c.backend = backend
-        c.postgresPool = 1
-        c.sqliteThreads = 1
-        let store = try Store(configuration: c, logger: testLogger)
-        defer { store.shutdown() }
-        return try store.transactionBlocking(body).get()
+        try onStore(backend, body)
     }
 
     func passwordHash(_ backend: StoreBackend, _ email: String) throws -> String? {

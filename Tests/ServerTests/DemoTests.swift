@@ -63,13 +63,9 @@ struct DemoTests {
         func bars(_ dir: String) throws -> [SQLRow] {
             let g = try demoGateway(.sqlite(directory: dir))
             g.stop()
-            var c = StoreConfiguration()
-            c.backend = .sqlite(directory: dir)
-            let s = try Store(configuration: c, logger: testLogger)
-            defer { s.shutdown() }
-            return try s.transactionBlocking(write: false) { conn throws(StoreError) in
+            return try onStore(.sqlite(directory: dir), write: false) { conn throws(StoreError) in
                 try conn.query("SELECT symbol, t, open, high, low, close FROM bars_daily ORDER BY symbol, t", [])
-            }.get()
+            }
         }
         let first = try bars(a), second = try bars(b)
         #expect(first.count > 12 * 500)

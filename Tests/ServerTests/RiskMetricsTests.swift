@@ -17,18 +17,12 @@ struct RiskMetricsTests {
     static let dayMs: Int64 = 86_400_000
 
     func insertBars(_ backend: StoreBackend, _ bars: [(symbol: String, day: Int, close: String)]) throws {
-        var c = StoreConfiguration()
-        c.backend = backend
-        c.postgresPool = 1
-        c.sqliteThreads = 1
-        let store = try Store(configuration: c, logger: testLogger)
-        defer { store.shutdown() }
-        try store.transactionBlocking { conn throws(StoreError) in
+        try onStore(backend) { conn throws(StoreError) in
             for b in bars {
                 try conn.execute("INSERT INTO bars_daily (symbol, t, open, high, low, close, volume) VALUES ($1, $2, $3, $3, $3, $3, '0')",
                                  [.text(b.symbol), .int(Int64(b.day) * Self.dayMs), .text(b.close)])
             }
-        }.get()
+        }
     }
 
     /// A deterministic wobbly price series.
