@@ -13,8 +13,8 @@ import Synchronization
 /// nothing special. Every `tickMs` each instrument moves one GBM step; every `forecastEvery`
 /// the forecaster publishes `predictions:SYMBOL`.
 ///
-/// The forecaster is honest about what it is (`model` says so): an exponentially weighted
-/// (λ = 0.97) mean and variance of the instrument's own tick log-returns, projected to the
+/// The forecaster is honest about what it is (`model` says so): exponentially weighted mean
+/// (λ = 0.9999) and variance (λ = 0.99) of the instrument's own tick log-returns, projected to the
 /// horizon as a GBM would move — `predicted` = P·exp(μ·n), and the 90 % interval
 /// P·exp(μ·n ± 1.645·σ·√n) for the n ticks in the horizon. It knows the process is a random
 /// walk, so it is right about the spread and has no edge on direction. It checks its own
@@ -38,6 +38,8 @@ public final class DemoMarket: Sendable {
 
     static let model = "ewma-gbm-90 (EWMA drift and volatility of tick returns, GBM 90% interval)"
     static let z90 = 1.6448536269514722
+    static let meanLambda = 0.9999
+    static let varianceLambda = 0.99
 
     private struct Instrument {
         let spec: DemoInstrument
@@ -113,10 +115,11 @@ public final class DemoMarket: Sendable {
                 var i = s.instruments[k]
                 let next = s.rng.step(i.price, i.spec, years: perTickYears)
                 let r = log(next / i.price)
-                // EWMA of the tick log-returns.
-                let lambda = 0.97
-                i.mean = lambda * i.mean + (1 - lambda) * r
-                i.variance = lambda * i.variance + (1 - lambda) * (r - i.mean) * (r - i.mean)
+                // EWMA of the tick log-returns: the mean slowly (a fast one is mostly noise, and
+                // projected over the horizon's ticks that noise would swamp the spread), the
+                // variance faster, so it follows the market.
+                i.mean = Self.meanLambda * i.mean + (1 - Self.meanLambda) * r
+                i.variance = Self.varianceLambda * i.variance + (1 - Self.varianceLambda) * (r - i.mean) * (r - i.mean)
                 i.price = next
                 i.ticks += 1
                 s.instruments[k] = i
