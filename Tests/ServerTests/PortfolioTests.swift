@@ -72,6 +72,14 @@ struct PortfolioTests {
         #expect(errors[0]?["code"] == .number(JSONNumber(-32004)))
         #expect(errors[0]?["data"]?["reason"] == .string("portfolio_not_found"))
         #expect(try bob.call("portfolio.rename", #"{"portfolioId":"\#(id)","name":"mine"}"#).error == errors[0])
+        for (method, params) in [
+            ("portfolio.addTransaction", #"{"portfolioId":"\#(id)","symbol":"AAPL","side":"buy","quantity":"1","price":"1"}"#),
+            ("portfolio.transactions", #"{"portfolioId":"\#(id)"}"#), ("portfolio.delete", #"{"portfolioId":"\#(id)"}"#),
+            ("portfolio.deleteTransaction", #"{"portfolioId":"\#(id)","transactionId":"t"}"#), ("risk.metrics", #"{"portfolioId":"\#(id)"}"#),
+        ] {
+            #expect(try bob.call(method, params).error == errors[0], "\(method)")
+        }
+        #expect(try c.call("portfolio.get", #"{"portfolioId":"\#(id)"}"#).result?["holdings"] == .array([]))
         #expect(try bob.call("portfolio.get", #"{"portfolioId":5}"#).errorCode == -32602)
         #expect(try bob.call("portfolio.list").result?["portfolios"] == .array([]))
         // Subscribing to someone else's portfolio channel: −32003, the same for a missing one.
