@@ -91,6 +91,10 @@ let package = Package(
         // Known answers from an independent numpy oracle (Tests/RiskTests/oracle.py); fixtures found via #filePath.
         .testTarget(name: "RiskTests", dependencies: ["Risk"], exclude: ["fixtures", "make_fixture.py", "oracle.py"],
                     swiftSettings: strict),
+        // ExactDecimal against an independent oracle (Tests/MoneyTests/oracle.py: Python's decimal
+        // and fractions): hand-written vectors, a checked-in vectors.txt, and a fresh seed per run.
+        .testTarget(name: "MoneyTests", dependencies: ["Money"], exclude: ["oracle.py", "vectors.txt"],
+                    swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Server", "Reactor", "JSON", "Log", "WebSocketProtocol"],
                     swiftSettings: strict),
         .testTarget(name: "WebSocketProtocolTests", dependencies: ["WebSocketProtocol"], swiftSettings: strict),
