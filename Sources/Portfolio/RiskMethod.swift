@@ -89,7 +89,8 @@ enum RiskMethod {
     }
 
     static func metrics(_ call: RPCCall, _ p: Portfolios) {
-        guard let userId = PortfolioMethods.user(call), let id = PortfolioMethods.portfolioId(call), let params = params(call, p) else {
+        // Contract 2c's order: the parameters first, then the portfolio and its holdings.
+        guard let userId = PortfolioMethods.user(call), let params = params(call, p), let id = PortfolioMethods.portfolioId(call) else {
             return
         }
         let today = Int(Clock.wallMillis() / 86_400_000)

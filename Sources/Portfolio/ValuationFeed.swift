@@ -130,6 +130,7 @@ final class ValuationFeed: Sendable {
                         // A deletion's event does not name the symbol: read the holdings again.
                         w.loaded = false
                         s.watched[id] = w
+                        s.dirty.insert(id)   // valued once the holdings are read again
                         reloads.append(id)
                         continue
                     }

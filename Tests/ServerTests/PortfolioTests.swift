@@ -347,6 +347,14 @@ struct PortfolioTests {
         // Spaced by at least a second (a little slack for the loop's clock).
         for (a, b) in zip(after, after.dropFirst()) { #expect(b.at - a.at >= 900) }
 
+        // Deleting a transaction is valued too (its holdings read again from the store).
+        let msft = try #require(try c.call("portfolio.transactions", #"{"portfolioId":"\#(id)","limit":1}"#)
+            .result?["transactions"]?[0]?["transactionId"]?.stringValue)
+        _ = valuations(c, forMs: 1_000)
+        #expect(try c.call("portfolio.deleteTransaction", #"{"portfolioId":"\#(id)","transactionId":"\#(msft)"}"#).result != nil)
+        let afterDelete = valuations(c, forMs: 1_500)
+        #expect(afterDelete.last?.params?["totalValue"] == .string("187"), "\(afterDelete.map(\.params))")
+
         #expect(try c.call("unsubscribe", #"{"channel":"portfolio:\#(id)"}"#).result?["unsubscribed"] == .bool(true))
         _ = valuations(c, forMs: 1_100)
         try price("AAPL", "99")
