@@ -66,13 +66,16 @@ let package = Package(
         // valuations at the latest prices.
         .target(name: "Portfolio", dependencies: ["Money", "Gateway", "Accounts", "Store", "Reactor", "JSON", "Log"],
                 swiftSettings: strict),
+        // Price bars (contract 2c): bars from published prices, their flusher, prices.history,
+        // and the CSV import of daily bars.
+        .target(name: "Market", dependencies: ["Money", "Gateway", "Store", "Reactor", "JSON", "Log"], swiftSettings: strict),
         // The composition root: one configuration in, one running application out (used by
         // `quantumvest serve` and by the tests).
-        .target(name: "App", dependencies: ["Gateway", "Server", "Store", "Accounts", "Portfolio", "Reactor", "Log", "WebSocketProtocol"],
+        .target(name: "App", dependencies: ["Gateway", "Server", "Store", "Accounts", "Portfolio", "Market", "Reactor", "Log", "WebSocketProtocol"],
                 swiftSettings: strict),
         // `quantumvest serve | import-bars | version`: the command line over `App`.
         .executableTarget(name: "quantumvest", dependencies: [
-            "App", "Gateway", "Server", "Store", "Accounts", "Portfolio", "Reactor", "Log", "JSON", "WebSocketProtocol",
+            "App", "Gateway", "Server", "Store", "Accounts", "Portfolio", "Market", "Reactor", "Log", "JSON", "WebSocketProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
@@ -84,6 +87,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Reactor", "Log", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "Store", "Gateway", "Reactor", "JSON", "Log"], swiftSettings: strict),
+        .testTarget(name: "MarketTests", dependencies: ["Market", "Money"], swiftSettings: strict),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
         // Known answers from an independent numpy oracle (Tests/RiskTests/oracle.py); fixtures found via #filePath.
         .testTarget(name: "RiskTests", dependencies: ["Risk"], exclude: ["fixtures", "make_fixture.py", "oracle.py"],
@@ -92,7 +96,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "WebSocketProtocolTests", dependencies: ["WebSocketProtocol"], swiftSettings: strict),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CSystem", "Log"], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["App", "Server", "Gateway", "Store", "Accounts", "Portfolio", "Money", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL", "TestSupport"],
+        .testTarget(name: "ServerTests", dependencies: ["App", "Server", "Gateway", "Store", "Accounts", "Portfolio", "Market", "Money", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL", "TestSupport"],
                     swiftSettings: strict),
     ]
 )

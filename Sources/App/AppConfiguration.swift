@@ -1,6 +1,7 @@
 import Accounts
 import Gateway
 import Log
+import Market
 import Portfolio
 import Server
 import Store
@@ -19,6 +20,8 @@ public struct AppConfiguration: Sendable {
     public var accounts = AccountsConfiguration()
     /// Portfolios: limits, the outbox relay.
     public var portfolio = PortfolioConfiguration()
+    /// Price bars: `--minute-bars-days`, the flush interval.
+    public var bars = BarsConfiguration()
 
     public init() {}
 }

@@ -1,6 +1,7 @@
 import Accounts
 import Gateway
 import Log
+import Market
 import Portfolio
 import Reactor
 import Server
@@ -25,6 +26,7 @@ public final class Application: Sendable {
     public let store: Store
     public let accounts: Accounts
     public let portfolios: Portfolios
+    public let bars: Bars
 
     /// `routes`: endpoints of the caller's besides the gateway's (tests, later modules);
     /// `modules` register more JSON-RPC methods (see `Gateway.init`), with the store at hand.
@@ -49,11 +51,14 @@ public final class Application: Sendable {
         self.accounts = accounts
         let portfolios = Portfolios(configuration: configuration.portfolio, store: store, logger: logger)
         self.portfolios = portfolios
+        let bars = Bars(configuration: configuration.bars, store: store, logger: logger)
+        self.bars = bars
         let drain = DrainCoordinator()
         let gateway = Gateway(configuration: configuration.gateway, loops: configuration.server.threads, logger: logger,
                               drain: drain, modules: { m in
                                   accounts.install(into: &m)
                                   portfolios.install(into: &m)
+                                  bars.install(into: &m)
                                   modules(&m, store)
                               })
         var routes = extraRoutes
@@ -94,6 +99,7 @@ public final class Application: Sendable {
             store.startHealthChecks(on: loop)
             accounts.startBackgroundWork(on: loop, sessions: gateway.sessions)
             portfolios.start(on: loop, historyTTL: configuration.gateway.broker.portfolioHistoryTTL)
+            bars.start(on: loop)
         }
     }
 
@@ -109,6 +115,7 @@ public final class Application: Sendable {
         drain.begin()
         // Before the loops stop: queued store work still completes on them.
         accounts.shutdown()
+        bars.stop()   // the last second's bars, before the store closes
         store.shutdown()
         server.shutdown()
     }

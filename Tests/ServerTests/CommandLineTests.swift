@@ -53,7 +53,7 @@ struct CommandLineTests {
     }
 
     @Test(arguments: [
-        Refusal(arguments: ["import-bars", "bars.csv"], environment: [:], mentions: ["price-bars"]),
+        Refusal(arguments: ["import-bars", "bars.csv", "--postgres", "mysql://u:pw@h/db"], environment: [:], mentions: ["--postgres"]),
         Refusal(arguments: ["import-bars"], environment: [:], mentions: ["<file>"]),
         Refusal(arguments: ["serve", "--postgres", "mysql://u:pw@h/db"], environment: [:], mentions: ["--postgres"]),
         Refusal(arguments: ["serve", "--redis", "redis://h"], environment: [:], mentions: ["--redis"]),
