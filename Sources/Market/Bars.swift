@@ -86,7 +86,7 @@ public final class Bars: Sendable {
         store.transaction(on: loop, write: true, { c throws(StoreError) in try BarStore.pruneMinutes(c, before: before) }) { [self] result in
             switch result {
             case .success(let n) where n > 0: logger.info("old 1-minute bars deleted", [("bars", String(n))])
-            case .failure(let e): logger.warning("minute bar prune failed", [("error", "\(e)")])
+            case .failure(let e) where !stopped.load(ordering: .relaxed): logger.warning("minute bar prune failed", [("error", "\(e)")])
             default: break
             }
         }
