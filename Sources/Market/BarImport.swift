@@ -68,20 +68,11 @@ public enum BarImport {
         var parser = CSVParser()
         var sawHeader = false
         var firstLine: [DayKey: Int] = [:]
-        var batch: [SQLValue] = []
-        batch.reserveCapacity(batchRows * 7)
+        var batch = Batch(dialect: c.dialect)
         var rows = 0
         var bytes = 0
-        var statements: [Int: String] = [:]
 
-        func flushBatch() throws(StoreError) {
-            let n = batch.count / 7
-            guard n > 0 else { return }
-            let sql = statements[n] ?? insertSQL(rows: n)
-            statements[n] = sql
-            try c.execute(sql, batch)
-            batch.removeAll(keepingCapacity: true)
-        }
+        func flushBatch() throws(StoreError) { try batch.write(c) }
         // One record: the header first, then validated rows; a full batch is written at once.
         func onRecord(_ fields: [[UInt8]], _ line: Int) throws(Failure) {
             guard sawHeader else {
@@ -96,10 +87,9 @@ public enum BarImport {
                 throw .row(.init(line: line, field: "date", message: "\(row.symbol) on this date already appears on line \(first)"))
             }
             firstLine[key] = line
-            batch += [.text(row.symbol), .int(row.t), .text(row.open.description), .text(row.high.description),
-                      .text(row.low.description), .text(row.close.description), .text(row.volume.description)]
+            batch.append(row)
             rows += 1
-            if batch.count >= batchRows * 7 {
+            if batch.isFull {
                 do { try flushBatch() } catch { throw .store(error) }
             }
         }
@@ -135,8 +125,67 @@ public enum BarImport {
         return rows
     }
 
-    /// `rows` rows of 7 parameters in one upsert: the same text for every full batch, so the
-    /// store's statement cache prepares it once.
+    static let upsertTail = """
+        ON CONFLICT (symbol, t) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
+            close = excluded.close, volume = excluded.volume, open_ts = NULL, close_ts = NULL
+        """
+
+    /// Rows waiting to be written, in the statement shape each dialect takes best. SQLite:
+    /// multi-row VALUES of `batchRows` rows (7 parameters each; the statement text repeats, so
+    /// SQLite's cached statement is reused). PostgreSQL: the driver sends each statement
+    /// unprepared, and 2,000 statements of 3,500 parameters took 21 s for 1M rows; each column
+    /// as one array parameter through `unnest`, 5,000 rows a statement, takes 11.6 s.
+    struct Batch {
+        let dialect: SQLDialect
+        var sqliteValues: [SQLValue] = []
+        var columns: [[String]] = Array(repeating: [], count: 7)
+        var count = 0
+        var sqliteStatements: [Int: String] = [:]
+
+        init(dialect: SQLDialect) {
+            self.dialect = dialect
+            sqliteValues.reserveCapacity(batchRows * 7)
+        }
+
+        var isFull: Bool { count >= (dialect == .postgres ? 5_000 : batchRows) }
+
+        mutating func append(_ row: BarImportRow) {
+            let values = [row.open.description, row.high.description, row.low.description, row.close.description,
+                          row.volume.description]
+            switch dialect {
+            case .sqlite:
+                sqliteValues += [.text(row.symbol), .int(row.t)] + values.map { .text($0) }
+            case .postgres:
+                // Quoted: an unquoted NULL element would be SQL NULL (and NULL is a valid SYMBOL).
+                columns[0].append("\"" + row.symbol + "\"")
+                columns[1].append(String(row.t))
+                for (i, v) in values.enumerated() { columns[i + 2].append(v) }
+            }
+            count += 1
+        }
+
+        mutating func write(_ c: any SQLConnection) throws(StoreError) {
+            guard count > 0 else { return }
+            switch dialect {
+            case .sqlite:
+                let sql = sqliteStatements[count] ?? BarImport.insertSQL(rows: count)
+                sqliteStatements[count] = sql
+                try c.execute(sql, sqliteValues)
+                sqliteValues.removeAll(keepingCapacity: true)
+            case .postgres:
+                try c.execute("""
+                    INSERT INTO bars_daily (symbol, t, open, high, low, close, volume, open_ts, close_ts)
+                    SELECT s, t, o, h, l, c, v, NULL, NULL FROM unnest($1::text[], $2::bigint[], $3::numeric[], $4::numeric[],
+                        $5::numeric[], $6::numeric[], $7::numeric[]) AS u(s, t, o, h, l, c, v)
+                    \(upsertTail)
+                    """, columns.map { .text("{" + $0.joined(separator: ",") + "}") })
+                for i in columns.indices { columns[i].removeAll(keepingCapacity: true) }
+            }
+            count = 0
+        }
+    }
+
+    /// `rows` rows of 7 parameters in one upsert (SQLite).
     static func insertSQL(rows: Int) -> String {
         var values: [String] = []
         values.reserveCapacity(rows)
@@ -144,10 +193,7 @@ public enum BarImport {
             let p = r * 7
             values.append("($\(p + 1), $\(p + 2), $\(p + 3), $\(p + 4), $\(p + 5), $\(p + 6), $\(p + 7), NULL, NULL)")
         }
-        return """
-            INSERT INTO bars_daily (symbol, t, open, high, low, close, volume, open_ts, close_ts) VALUES \(values.joined(separator: ", "))
-            ON CONFLICT (symbol, t) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
-                close = excluded.close, volume = excluded.volume, open_ts = NULL, close_ts = NULL
-            """
+        return "INSERT INTO bars_daily (symbol, t, open, high, low, close, volume, open_ts, close_ts) VALUES "
+            + values.joined(separator: ", ") + "\n" + upsertTail
     }
 }

@@ -174,15 +174,17 @@ struct BarsTests {
     @Test(arguments: TestStore.allCases)
     func importGoodBadAndReplacing(_ store: TestStore) throws {
         let backend = try store.backend()
-        let good = Self.header + "SPY,2024-01-02,470.5,472,468.25,471,1000\nSPY,2024-01-03,471,473.10,470,472.5,0\nAAPL,2024-01-02,185,186,184,185.5,12.5\n"
+        let good = Self.header + "SPY,2024-01-02,470.5,472,468.25,471,1000\nSPY,2024-01-03,471,473.10,470,472.5,0\nAAPL,2024-01-02,185,186,184,185.5,12.5\nNULL,2024-01-02,1,1,1,1,1\n"
         let (exit, out, err) = try importBars(backend, good)
         #expect(exit == .exited(0), "\(err)")
-        #expect(out.contains("imported 3 daily bars"), "\(out)")
+        #expect(out.contains("imported 4 daily bars"), "\(out)")
         let jan2: Int64 = 1_704_153_600_000
         do {
             let g = try TestGateway(store: backend)
             defer { g.stop() }
             let c = try g.client()
+            // A symbol spelled NULL stays a symbol (PostgreSQL's array literal quotes it).
+            #expect(bars(try history(c, #"{"symbol":"NULL","interval":"1d"}"#)) == [[String(jan2), "1", "1", "1", "1", "1"]])
             #expect(bars(try history(c, #"{"symbol":"SPY","interval":"1d"}"#)) == [
                 [String(jan2), "470.5", "472", "468.25", "471", "1000"], [String(jan2 + Self.day), "471", "473.1", "470", "472.5", "0"],
             ])
