@@ -150,7 +150,8 @@ struct BarsTests {
 
     // MARK: import-bars (the binary)
 
-    func importBars(_ backend: StoreBackend, _ csv: String) throws -> (ChildProcess.Exit?, String, String) {
+    /// Runs the binary on `csv`; `viaEnvironment`: the store flag as its QV_ twin.
+    func importBars(_ backend: StoreBackend, _ csv: String, viaEnvironment: Bool = false) throws -> (ChildProcess.Exit?, String, String) {
         let dir = try TemporaryDirectory.make(prefix: "qv-csv")
         let path = dir + "/bars.csv"
         guard let f = fopen(path, "wb") else { throw ClientError("cannot write \(path)") }
@@ -158,12 +159,15 @@ struct BarsTests {
         _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
         fclose(f)
         var args = ["import-bars", path]
-        switch backend {
-        case .sqlite(let directory): args += ["--data-dir", directory]
-        case .postgres(let url): args += ["--postgres", url]
+        var environment: [String: String] = [:]
+        switch (backend, viaEnvironment) {
+        case (.sqlite(let directory), false): args += ["--data-dir", directory]
+        case (.postgres(let url), false): args += ["--postgres", url]
+        case (.sqlite(let directory), true): environment["QV_DATA_DIR"] = directory
+        case (.postgres(let url), true): environment["QV_POSTGRES"] = url
         }
         let exe = try #require(quantumvestExecutable(), "quantumvest not found next to the test bundle")
-        let child = try ChildProcess(exe, args)
+        let child = try ChildProcess(exe, args, environment: environment)
         let exit = child.waitForExit(timeoutMs: 20_000)
         let output = child.readAll(timeoutMs: 1000)
         return (exit, output.stdout, output.stderr)
@@ -241,13 +245,16 @@ struct BarsTests {
             month += 1
         }
         let date = "\(y)-\(month < 10 ? "0" : "")\(month)-\(rest + 1 < 10 ? "0" : "")\(rest + 1)"
-        let (exit, _, err) = try importBars(backend, Self.header + "LIVE,\(date),100,110,90,105,50\n")
-        #expect(exit == .exited(0), "\(err)")
+        // Imported while a gateway runs: its next answer has the bar (history is read from the store).
         let g = try TestGateway(store: backend)
         defer { g.stop() }
+        let c = try g.client()
+        #expect(bars(try history(c, #"{"symbol":"LIVE","interval":"1d"}"#)) == [])
+        let (exit, _, err) = try importBars(backend, Self.header + "LIVE,\(date),100,110,90,105,50\n", viaEnvironment: true)
+        #expect(exit == .exited(0), "\(err)")
+        #expect(bars(try history(c, #"{"symbol":"LIVE","interval":"1d"}"#)) == [[String(today), "100", "110", "90", "105", "50"]])
         let p = try g.client(publisher: true)
         try publish(p, "LIVE", "120", ts: now - 1_000, volume: "2")
-        let c = try g.client()
         let expected = [[String(today), "100", "120", "90", "120", "52"]]
         #expect(bars(try history(c, #"{"symbol":"LIVE","interval":"1d"}"#)) == expected)
         usleep(1_500_000)
