@@ -6,6 +6,8 @@ import Glibc
 #endif
 import Gateway
 import JSON
+import Market
+import Money
 import Reactor
 import Store
 import TestSupport
@@ -259,5 +261,73 @@ struct BarsTests {
         #expect(bars(try history(c, #"{"symbol":"LIVE","interval":"1d"}"#)) == expected)
         usleep(1_500_000)
         #expect(bars(try history(c, #"{"symbol":"LIVE","interval":"1d"}"#)) == expected)
+    }
+
+    /// A crash (SIGKILL) loses at most the last second: what was published more than a flush
+    /// interval before it is there after the restart.
+    @Test func aCrashLosesAtMostTheLastSecond() throws {
+        let exe = try #require(quantumvestExecutable(), "quantumvest not found next to the test bundle")
+        let dir = try TemporaryDirectory.make(prefix: "qv-crash")
+        func serve() throws -> (ChildProcess, Int) {
+            let child = try ChildProcess(exe, ["serve", "--port", "0", "--threads", "1", "--log-level", "warning", "--data-dir", dir,
+                                               "--publisher-key", testPublisherKey])
+            let line = try #require(child.readLine(timeoutMs: 10_000), "no 'listening on' line: \(child.readAll(timeoutMs: 500))")
+            return (child, try #require(Int(line.dropFirst("listening on 127.0.0.1:".count))))
+        }
+        let now = Clock.wallMillis()
+        let m0 = now - now % Self.minute - 3 * Self.minute
+        do {
+            let (child, port) = try serve()
+            let p = RPCClient(try TCPClient.webSocket(port: port, path: "/ws", extraHeaders: ["Authorization: Bearer \(testPublisherKey)"]))
+            try publish(p, "CRASH", "42.5", ts: m0 + 10, volume: "3")
+            usleep(2_000_000)   // two flush intervals
+            child.signal(SIGKILL)
+            #expect(child.waitForExit(timeoutMs: 5000) != nil)
+        }
+        let (child, port) = try serve()
+        defer {
+            child.signal(SIGTERM)
+            _ = child.waitForExit(timeoutMs: 5000)
+        }
+        let c = RPCClient(try TCPClient.webSocket(port: port, path: "/ws"))
+        #expect(bars(try history(c, #"{"symbol":"CRASH","interval":"1m"}"#)) == [[String(m0), "42.5", "42.5", "42.5", "42.5", "3"]])
+    }
+
+    /// The prune deletes 1-minute bars older than its bound, never daily bars; the store's
+    /// merge of a delta into a stored bar (the flush's read-modify-write).
+    @Test(arguments: TestStore.allCases)
+    func pruneAndTheFlushMergeInTheStore(_ store: TestStore) throws {
+        var configuration = StoreConfiguration()
+        configuration.backend = try store.backend()
+        let s = try Store(configuration: configuration, logger: testLogger)
+        defer { s.shutdown() }
+        func d(_ text: String) -> ExactDecimal { ExactDecimal(canonicalOrPlain: text) ?? .zero }
+        func bar(_ t: Int64, _ p: String, ts: Int64) -> Bar { Bar(t: t, open: d(p), high: d(p), low: d(p), close: d(p), volume: d("1"), openTs: ts, closeTs: ts) }
+        let now = Clock.wallMillis()
+        let old = BarInterval.minute.start(now - 31 * Self.day), fresh = BarInterval.minute.start(now - 29 * Self.day)
+        let oldDay = BarInterval.day.start(now - 400 * Self.day)
+        let deltas: [BarKey: Bar] = [
+            BarKey(symbol: "P", interval: .minute, t: old): bar(old, "1", ts: old + 5),
+            BarKey(symbol: "P", interval: .minute, t: fresh): bar(fresh, "2", ts: fresh + 5),
+            BarKey(symbol: "P", interval: .day, t: oldDay): bar(oldDay, "3", ts: oldDay + 5),
+        ]
+        _ = try s.transactionBlocking { c throws(StoreError) in try BarStore.upsert(c, deltas) }.get()
+        // A second delta: earlier ts takes the open, later the close, volumes add.
+        let more: [BarKey: Bar] = [
+            BarKey(symbol: "P", interval: .minute, t: fresh): Bar(t: fresh, open: d("0.5"), high: d("9"), low: d("0.5"), close: d("0.5"),
+                                                                volume: d("2.5"), openTs: fresh + 1, closeTs: fresh + 1),
+        ]
+        _ = try s.transactionBlocking { c throws(StoreError) in try BarStore.upsert(c, more) }.get()
+        let pruned = try s.transactionBlocking { c throws(StoreError) in try BarStore.pruneMinutes(c, before: now - 30 * Self.day) }.get()
+        #expect(pruned == 1)
+        let minutes = try s.transactionBlocking(write: false) { c throws(StoreError) in
+            try BarStore.history(c, symbol: "P", interval: .minute, from: .min, to: .max, limit: 10)
+        }.get()
+        #expect(minutes.map(\.t) == [fresh])
+        #expect(minutes.first.map { [$0.open, $0.high, $0.low, $0.close, $0.volume].map(\.description) } == ["0.5", "9", "0.5", "2", "3.5"])
+        let days = try s.transactionBlocking(write: false) { c throws(StoreError) in
+            try BarStore.history(c, symbol: "P", interval: .day, from: .min, to: .max, limit: 10)
+        }.get()
+        #expect(days.map(\.t) == [oldDay])
     }
 }

@@ -57,6 +57,7 @@ struct CommandLineTests {
         Refusal(arguments: ["import-bars"], environment: [:], mentions: ["<file>"]),
         Refusal(arguments: ["serve", "--postgres", "mysql://u:pw@h/db"], environment: [:], mentions: ["--postgres"]),
         Refusal(arguments: ["serve", "--redis", "redis://h"], environment: [:], mentions: ["--redis"]),
+        Refusal(arguments: ["serve"], environment: ["QV_MINUTE_BARS_DAYS": "0"], mentions: ["--minute-bars-days"]),
         Refusal(arguments: ["serve", "--demo"], environment: [:], mentions: ["--demo"]),
         Refusal(arguments: ["serve", "--tls-cert", "/tmp/c.pem"], environment: [:], mentions: ["--tls-key"]),
         Refusal(arguments: ["serve"], environment: ["QV_TLS_KEY": "/tmp/k.pem"], mentions: ["--tls-cert"]),
