@@ -95,3 +95,26 @@ struct CSVTests {
         #expect(throws: BarImportRow.Failure.self) { try BarImportRow.checkHeader(Array(good.reversed()), line: 1) }
     }
 }
+
+@Suite("CSV bounds")
+struct CSVBoundsTests {
+    func failure(_ text: String) -> CSVParser.Failure? {
+        var parser = CSVParser(maxFieldBytes: 8, maxFields: 3)
+        let ignore: ([[UInt8]], Int) throws(CSVParser.Failure) -> Void = { _, _ in }
+        do {
+            try parser.feed(Array(text.utf8), ignore)
+            try parser.finish(ignore)
+            return nil
+        } catch {
+            if case .parse(let f) = error { return f }
+            return nil
+        }
+    }
+
+    @Test func longFieldsAndWideRecordsAreRefused() {
+        #expect(failure("12345678,a,b\n") == nil)
+        #expect(failure("a\n123456789\n") == .init(line: 2, message: "a field longer than 8 bytes"))
+        #expect(failure("a,b,c,d\n") == .init(line: 1, message: "a record of more than 3 fields"))
+        #expect(failure("\"1234\n5678x\"\n")?.message == "a field longer than 8 bytes")
+    }
+}
