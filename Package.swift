@@ -69,13 +69,17 @@ let package = Package(
         // `--demo`: a simulated market (GBM), two years of backfilled daily bars, an honest
         // forecaster, published through the same path as external feeds.
         .target(name: "Demo", dependencies: ["Gateway", "Store", "Reactor", "JSON", "Log"], swiftSettings: strict),
+        // Price bars (contract 2c): bars from published prices, their flusher, prices.history,
+        // and the CSV import of daily bars.
+        .target(name: "Market", dependencies: ["Money", "Gateway", "Store", "Reactor", "JSON", "Log"], swiftSettings: strict),
         // The composition root: one configuration in, one running application out (used by
         // `quantumvest serve` and by the tests).
-        .target(name: "App", dependencies: ["Gateway", "Server", "Store", "Accounts", "Portfolio", "Demo", "Reactor", "Log", "WebSocketProtocol"],
+        .target(name: "App", dependencies: ["Gateway", "Server", "Store", "Accounts", "Portfolio", "Market", "Demo", "Reactor", "Log",
+                                            "WebSocketProtocol"],
                 swiftSettings: strict),
         // `quantumvest serve | import-bars | version`: the command line over `App`.
         .executableTarget(name: "quantumvest", dependencies: [
-            "App", "Gateway", "Server", "Store", "Accounts", "Portfolio", "Demo", "Reactor", "Log", "JSON", "WebSocketProtocol",
+            "App", "Gateway", "Server", "Store", "Accounts", "Portfolio", "Market", "Demo", "Reactor", "Log", "JSON", "WebSocketProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
@@ -87,6 +91,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Reactor", "Log", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "Store", "Gateway", "Reactor", "JSON", "Log"], swiftSettings: strict),
+        .testTarget(name: "MarketTests", dependencies: ["Market", "Money"], swiftSettings: strict),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
         // Known answers from an independent numpy oracle (Tests/RiskTests/oracle.py); fixtures found via #filePath.
         .testTarget(name: "RiskTests", dependencies: ["Risk"], exclude: ["fixtures", "make_fixture.py", "oracle.py"],
@@ -99,7 +104,8 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "WebSocketProtocolTests", dependencies: ["WebSocketProtocol"], swiftSettings: strict),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "CSystem", "Log"], swiftSettings: strict),
-        .testTarget(name: "ServerTests", dependencies: ["App", "Server", "Gateway", "Store", "Accounts", "Portfolio", "Money", "Risk", "Demo", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL", "TestSupport"],
+        .testTarget(name: "ServerTests", dependencies: ["App", "Server", "Gateway", "Store", "Accounts", "Portfolio", "Market", "Money", "Risk",
+                                                       "Demo", "JSON", "Reactor", "WebSocketProtocol", "Log", "COpenSSL", "TestSupport"],
                     swiftSettings: strict),
     ]
 )

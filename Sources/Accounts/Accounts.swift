@@ -15,7 +15,8 @@ public final class Accounts: Sendable {
     let logger: Logger
     let ring: KeyRing
     let hasher: PasswordHasher
-    /// Password hashing off the loops, only on CPU the loops leave (SCHED_IDLE).
+    /// Password hashing off the loops: during a flood only on CPU the loops leave (SCHED_IDLE),
+    /// otherwise at nice 10.
     let hashPool: WorkerPool
     let logins = LoginLimiter()
     let registrations = RegistrationLimiter()
@@ -43,7 +44,7 @@ public final class Accounts: Sendable {
             throw AccountsStartError("password hash parameters refused by Argon2: \(error)")
         }
         hashPool = WorkerPool(name: "hash", threads: configuration.hashThreads, queueLimit: configuration.hashQueue,
-                              priority: .idle, logger: logger)
+                              priority: .idleWhenBacklogged(backlog: 2, nice: 10), logger: logger)
         let since = Clock.wallMillis() - 86_400_000
         switch store.transactionBlocking(write: false, { c throws(StoreError) in try AccountStore.revokedSince(c, since, limit: 1_000_000) }) {
         case .success(let rows): for r in rows { revoked.insert(r.id, at: r.at) }

@@ -2,6 +2,7 @@ import Accounts
 import Demo
 import Gateway
 import Log
+import Market
 import Portfolio
 import Server
 import Store
@@ -22,6 +23,8 @@ public struct AppConfiguration: Sendable {
     public var portfolio = PortfolioConfiguration()
     /// `--demo`: the simulated market and the demo account (nil: off).
     public var demo: DemoMarket.Settings?
+    /// Price bars: `--minute-bars-days`, the flush interval.
+    public var bars = BarsConfiguration()
 
     public init() {}
 }

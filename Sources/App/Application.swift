@@ -2,6 +2,7 @@ import Accounts
 import Demo
 import Gateway
 import Log
+import Market
 import Portfolio
 import Reactor
 import Server
@@ -28,6 +29,7 @@ public final class Application: Sendable {
     public let portfolios: Portfolios
     /// The simulated market (`--demo`).
     public let demo: DemoMarket?
+    public let bars: Bars
 
     /// `routes`: endpoints of the caller's besides the gateway's (tests, later modules);
     /// `modules` register more JSON-RPC methods (see `Gateway.init`), with the store at hand.
@@ -52,11 +54,14 @@ public final class Application: Sendable {
         self.accounts = accounts
         let portfolios = Portfolios(configuration: configuration.portfolio, store: store, logger: logger)
         self.portfolios = portfolios
+        let bars = Bars(configuration: configuration.bars, store: store, logger: logger)
+        self.bars = bars
         let drain = DrainCoordinator()
         let gateway = Gateway(configuration: configuration.gateway, loops: configuration.server.threads, logger: logger,
                               drain: drain, modules: { m in
                                   accounts.install(into: &m)
                                   portfolios.install(into: &m)
+                                  bars.install(into: &m)
                                   modules(&m, store)
                               })
         var routes = extraRoutes
@@ -125,6 +130,7 @@ public final class Application: Sendable {
             accounts.startBackgroundWork(on: loop, sessions: gateway.sessions)
             portfolios.start(on: loop, historyTTL: configuration.gateway.broker.portfolioHistoryTTL)
             demo?.start(on: loop)
+            bars.start(on: loop)
         }
     }
 
@@ -140,6 +146,7 @@ public final class Application: Sendable {
         drain.begin()
         // Before the loops stop: queued store work still completes on them.
         accounts.shutdown()
+        bars.stop()   // the last second's bars, before the store closes
         store.shutdown()
         server.shutdown()
     }

@@ -233,6 +233,11 @@ int cgw_set_thread_idle_policy(void) {
     return sched_setscheduler((pid_t)gettid(), SCHED_IDLE, &p);
 }
 
+int cgw_set_thread_normal_policy(void) {
+    struct sched_param p = {.sched_priority = 0};
+    return sched_setscheduler((pid_t)gettid(), SCHED_OTHER, &p);
+}
+
 int cgw_thread_is_idle_policy(void) { return sched_getscheduler((pid_t)gettid()) == SCHED_IDLE ? 1 : 0; }
 
 void cgw_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }

@@ -27,12 +27,17 @@ public enum WorkerPriority: Sendable, Equatable, CustomStringConvertible {
     /// wake-up, which at nice 10 it still did by a scheduler slice (measured: price delivery
     /// p99 2.3x its idle value during a login flood at nice 10).
     case idle
+    /// SCHED_IDLE while at least `backlog` jobs wait (a flood), else the nice value: a flood
+    /// gets only spare CPU, while a lone job on a busy machine still runs at a share (under
+    /// SCHED_IDLE a 20 ms hash took seconds when other work kept both cores busy).
+    case idleWhenBacklogged(backlog: Int, nice: Int32)
 
     public var description: String {
         switch self {
         case .normal: "normal"
         case .nice(let n): "nice \(n)"
         case .idle: "idle"
+        case .idleWhenBacklogged(let backlog, let nice): "idle with \(backlog)+ waiting, else nice \(nice)"
         }
     }
 }
@@ -162,18 +167,25 @@ public final class WorkerPool: Sendable {
     private func work(index: Int) {
         let failed: Bool = switch priority {
         case .normal: false
-        case .nice(let n): cgw_set_thread_niceness(n) != 0
+        case .nice(let n), .idleWhenBacklogged(_, let n): cgw_set_thread_niceness(n) != 0
         case .idle: cgw_set_thread_idle_policy() != 0
         }
         if failed {
             logger.warning("worker pool: could not lower the thread's priority", [("priority", "\(priority)"), ("errno", String(cgw_errno()))])
         }
+        var idleNow = false
         while true {
-            let job: Job? = lock.withLock {
+            let (job, waiting): (Job?, Int) = lock.withLock {
                 while state.queued == 0 && state.accepting { lock.wait() }
-                return takeLocked()
+                let j = takeLocked()
+                return (j, state.queued)
             }
             guard let job else { return }
+            if case .idleWhenBacklogged(let backlog, _) = priority, (waiting >= backlog) != idleNow {
+                // Two syscalls, only when the backlog crosses the mark.
+                idleNow = waiting >= backlog
+                _ = idleNow ? cgw_set_thread_idle_policy() : cgw_set_thread_normal_policy()
+            }
             job.run(index)
         }
     }

@@ -124,5 +124,13 @@ enum Migrations {
             "CREATE INDEX outbox_channel ON outbox (channel, id)",
             "CREATE INDEX outbox_created_at ON outbox (created_at)",
         ]),
+        Migration(version: 3, statements: [
+            // Bars (2c): the ts of the events that set open and close, so the bar built in memory
+            // since the last flush merges exactly into the stored one (NULL for imported bars).
+            "ALTER TABLE bars_daily ADD COLUMN open_ts BIGINT",
+            "ALTER TABLE bars_daily ADD COLUMN close_ts BIGINT",
+            "ALTER TABLE bars_minute ADD COLUMN open_ts BIGINT",
+            "ALTER TABLE bars_minute ADD COLUMN close_ts BIGINT",
+        ]),
     ]
 }

@@ -4,6 +4,7 @@ import Demo
 import ArgumentParser
 import Gateway
 import Log
+import Market
 import Portfolio
 import Reactor
 import Server
@@ -46,9 +47,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Largest WebSocket message.", valueName: "bytes"))
     var maxMessage = server.maxMessageSize
 
-    @Option(help: ArgumentHelp("Directory of the SQLite store (quantumvest.db).", valueName: "path"))
+    @Option(help: ArgumentHelp(StoreFlags.dataDirHelp, valueName: "path"))
     var dataDir = StoreConfiguration.defaultDataDirectory
-    @Option(help: ArgumentHelp("PostgreSQL instead of SQLite (postgresql://user:pass@host:port/db).", valueName: "url"))
+    @Option(help: ArgumentHelp(StoreFlags.postgresHelp, valueName: "url"))
     var postgres: String?
     @Option(help: ArgumentHelp("PostgreSQL connections (one worker thread each).", valueName: "count"))
     var postgresPool = store.postgresPool
@@ -93,6 +94,8 @@ struct ServeCommand: ParsableCommand {
     var riskBenchmark = app.portfolio.riskBenchmark
     @Option(help: ArgumentHelp("Annual risk-free rate for Sharpe and Sortino, a fraction (0.04 = 4%).", valueName: "rate"))
     var riskFreeRate = app.portfolio.riskFreeRate
+    @Option(help: ArgumentHelp("Days 1-minute price bars are kept (daily bars are kept forever).", valueName: "days"))
+    var minuteBarsDays = BarsConfiguration().minuteBarsDays
 
     @Option(help: ArgumentHelp("PEM certificate chain (turns on TLS; needs --tls-key).", valueName: "path"))
     var tlsCert: String?
@@ -187,15 +190,7 @@ struct ServeCommand: ParsableCommand {
         c.gateway.broker.historySize = try check(historySize, 0...1_000_000, "--history-size")
         c.gateway.broker.historyTTL = Millis(try check(historyTtl, 1...86_400, "--history-ttl")) * 1000
         c.gateway.broker.historyBytes = try check(historyMemory, (1 << 20)...(1 << 40), "--history-memory")
-        if let postgres {
-            // Never echo the URL: it may carry a password.
-            guard postgres.hasPrefix("postgres://") || postgres.hasPrefix("postgresql://") else {
-                throw ValidationError("--postgres must be a postgres:// or postgresql:// URL")
-            }
-            c.store.backend = .postgres(url: postgres)
-        } else {
-            c.store.backend = .sqlite(directory: dataDir)
-        }
+        c.store.backend = try StoreFlags.backend(dataDir: dataDir, postgres: postgres)
         c.store.postgresPool = try check(postgresPool, 1...256, "--postgres-pool")
         c.store.timeout = try millis(storeTimeout, 100...600_000, "--store-timeout")
         c.store.queueLimit = try check(storeQueue, 1...1_000_000, "--store-queue")
@@ -222,6 +217,7 @@ struct ServeCommand: ParsableCommand {
         if demo { c.demo = DemoMarket.Settings() }
         c.portfolio.riskBenchmark = riskBenchmark
         c.portfolio.riskFreeRate = riskFreeRate
+        c.bars.minuteBarsDays = try check(minuteBarsDays, 1...36_500, "--minute-bars-days")
         // Test only: the crash between a portfolio commit and its publish (issue 10's outbox test).
         c.portfolio.exitAfterCommit = getenv("QV_TEST_EXIT_AFTER_COMMIT").map { String(cString: $0) == "1" } ?? false
         c.log.level = logLevel

@@ -29,10 +29,15 @@ func runCommandLine(_ arguments: [String], environment: [String: String]) -> Int
     var arguments = arguments
     var fromEnvironment: [String] = []
     do {
-        if first == "serve" {
-            let applied = try EnvironmentTwins.apply(to: Array(arguments.dropFirst()), environment: environment,
-                                                     twins: EnvironmentTwins.twins(of: ServeCommand.self))
-            arguments = ["serve"] + applied.arguments
+        // Twins for the commands that take store or serve settings (import-bars: --data-dir, --postgres).
+        let twins: [EnvironmentTwins.Twin]? = switch first {
+        case "serve": EnvironmentTwins.twins(of: ServeCommand.self)
+        case "import-bars": EnvironmentTwins.twins(of: ImportBarsCommand.self)
+        default: nil
+        }
+        if let twins {
+            let applied = try EnvironmentTwins.apply(to: Array(arguments.dropFirst()), environment: environment, twins: twins)
+            arguments = [first] + applied.arguments
             fromEnvironment = applied.used
         }
         var command = try Quantumvest.parseAsRoot(arguments)

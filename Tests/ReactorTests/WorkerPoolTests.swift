@@ -198,4 +198,31 @@ private final class Gate: Sendable {
         #expect(got.all == [1])
         #expect(cgw_thread_is_idle_policy() == 0)   // only the worker changed
     }
+
+    /// Under SCHED_IDLE only while a backlog waits: a flood gets spare CPU, a lone job a share.
+    @Test func idleOnlyWhileBacklogged() throws {
+        let l = try RunningLoop()
+        let pool = WorkerPool(name: "t", threads: 1, queueLimit: 8, priority: .idleWhenBacklogged(backlog: 2, nice: 10),
+                              logger: testLogger)
+        defer { pool.shutdown(); l.stop() }
+        let gate = Atomic<Bool>(false)
+        let got = Recorder<Int32>()
+        let ok = l.onLoop { () -> Bool in
+            // One job holds the thread while three queue behind it.
+            guard (try? pool.submit(from: l.loop, { () -> Int32 in
+                while !gate.load(ordering: .acquiring) { usleep(1_000) }
+                return -1
+            }, completion: { _ in })) != nil else { return false }
+            for _ in 0..<3 {
+                guard (try? pool.submit(from: l.loop, { () -> Int32 in cgw_thread_is_idle_policy() },
+                                        completion: { r in if let v = try? r.get() { got.append(v) } })) != nil else { return false }
+            }
+            return true
+        }
+        #expect(ok == true)
+        gate.store(true, ordering: .releasing)
+        #expect(waitUntil { got.count == 3 })
+        // Two waiting when the first was taken: idle; then one, then none: normal again.
+        #expect(got.all == [1, 0, 0])
+    }
 }

@@ -53,13 +53,14 @@ struct CommandLineTests {
     }
 
     @Test(arguments: [
-        Refusal(arguments: ["import-bars", "bars.csv"], environment: [:], mentions: ["price-bars"]),
+        Refusal(arguments: ["import-bars", "bars.csv", "--postgres", "mysql://u:pw@h/db"], environment: [:], mentions: ["--postgres"]),
         Refusal(arguments: ["import-bars"], environment: [:], mentions: ["<file>"]),
         Refusal(arguments: ["serve", "--postgres", "mysql://u:pw@h/db"], environment: [:], mentions: ["--postgres"]),
         Refusal(arguments: ["serve", "--redis", "redis://h"], environment: [:], mentions: ["--redis"]),
         Refusal(arguments: ["serve", "--risk-benchmark", "spy"], environment: [:], mentions: ["--risk-benchmark"]),
         Refusal(arguments: ["serve", "--risk-free-rate", "4"], environment: [:], mentions: ["--risk-free-rate"]),
         Refusal(arguments: ["serve", "--portfolio-history-ttl", "5"], environment: [:], mentions: ["--portfolio-history-ttl"]),
+        Refusal(arguments: ["serve"], environment: ["QV_MINUTE_BARS_DAYS": "0"], mentions: ["--minute-bars-days"]),
         Refusal(arguments: ["serve", "--tls-cert", "/tmp/c.pem"], environment: [:], mentions: ["--tls-key"]),
         Refusal(arguments: ["serve"], environment: ["QV_TLS_KEY": "/tmp/k.pem"], mentions: ["--tls-cert"]),
         Refusal(arguments: ["serve"], environment: ["QV_ECHO": "maybe"], mentions: ["QV_ECHO"]),

@@ -81,6 +81,8 @@ int cgw_thread_niceness(void);
  * a waking normal thread preempts it at once. Returns 0 or -1 (errno). cgw_thread_is_idle_policy
  * reads it back (1 when SCHED_IDLE; tests). */
 int cgw_set_thread_idle_policy(void);
+/* Back to the normal policy (SCHED_OTHER) from SCHED_IDLE. Returns 0 or -1 (errno). */
+int cgw_set_thread_normal_policy(void);
 int cgw_thread_is_idle_policy(void);
 /* Name the calling thread (visible in top/perf). */
 void cgw_set_thread_name(const char *name);
