@@ -73,7 +73,7 @@ static const char USAGE[] =
     "                       publishes get no reply (needs --rate)\n"
     "  --grace SECONDS      fanout: wait at most this long for late deliveries (default 3)\n"
     "  --message JSON       rpc: the JSON-RPC request kept in flight (sent as it is)\n"
-    "  --setup JSON         rpc: a message sent before, answer awaited (repeatable, at most 16)\n"
+    "  --setup JSON         rpc: a message sent before, answer awaited (repeatable, at most 32)\n"
     "  --capture NAME       rpc: the string value of \"NAME\" in a setup answer replaces $NAME in\n"
     "                       --message and later --setup messages, per connection (e.g. a\n"
     "                       portfolioId made in setup)\n"
@@ -307,7 +307,7 @@ int main(int argc, char **argv) {
         case O_MSG: o.message = value; break;
         case O_CAPTURE: o.capture = value; break;
         case O_SETUPMSG:
-            r = o.nsetup < 16 ? 0 : -1;
+            r = o.nsetup < 32 ? 0 : -1;
             if (r == 0) o.setup[o.nsetup++] = value;
             break;
         case O_HEADER: r = add_header(&o, value); break;

@@ -55,7 +55,7 @@ typedef struct {
     int notify;            /* --protocol qv-notify: publishes are JSON-RPC notifications (no id, no reply) */
     double grace;          /* seconds to wait for late deliveries after the run */
     /* rpc mode */
-    const char *setup[16]; /* messages sent first, one at a time, each awaited */
+    const char *setup[32]; /* messages sent first, one at a time, each awaited */
     int nsetup;
     const char *message;   /* the message kept in flight */
     const char *capture;   /* rpc: a setup answer's "NAME":"value" replaces $NAME in message */
