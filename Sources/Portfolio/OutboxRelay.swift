@@ -7,15 +7,14 @@ import Synchronization
 
 /// Publishes the portfolio events the store's outbox holds, after their transaction committed:
 /// never lost, in order. A write transaction puts its event in `outbox`; once it commits, the
-/// method kicks the relay, which reads the unpublished rows in id order, publishes each to the
-/// broker and records the position it got (`published_at`, `epoch`, `seq`). A process that dies
-/// between the commit and the publish leaves the row unpublished: the next start publishes it.
+/// method kicks the relay, which reads the unpublished rows in id order and publishes each with
+/// its position recorded (`published_at`, `epoch`, `seq`: before the publish with the in-process
+/// log, see `recordThenPublish`; after it with a shared one). A process that dies between the
+/// commit and the publish leaves the row unpublished: the next start publishes it.
 ///
 /// After a restart the in-process log knows nothing; `restore` (at start, before the loops
-/// serve) gives it back every portfolio channel at its recorded epoch and seq, so a client's
-/// `since` still recovers, and a row published but not yet recorded when the process died is
-/// published again at the same seq — the client that had it sees no new position, the one that
-/// missed it gets it: exactly once either way.
+/// serve) gives it back every portfolio channel at its recorded epoch and seq, with the recorded
+/// events as its history, so a client's `since` still recovers.
 ///
 /// All work runs on one loop (`loop`), one drain at a time; a kick during a drain runs another.
 public final class OutboxRelay: Sendable {
@@ -162,6 +161,9 @@ public final class OutboxRelay: Sendable {
             items.append((r.id, channel, data))
         }
         if !broken.isEmpty { logger.error("outbox rows that cannot be published; marked so", [("ids", "\(broken)")]) }
+        if let local = broker.log as? LocalChannelLog {
+            return recordThenPublish(items, broken: broken, local: local, more: rows.count == batch, on: loop)
+        }
         var positions: [(id: Int64, epoch: String, seq: Int64)] = []
         var failed = false
         var pending = items.count
@@ -202,6 +204,62 @@ public final class OutboxRelay: Sendable {
                 pending -= 1
                 if pending == 0 { record() }
             }
+        }
+    }
+
+    /// The in-process log: this relay is the only writer of portfolio channels, so each row's
+    /// position is known before it is published — (the channel's epoch, seq + 1, + 2, …). They
+    /// are recorded first, then published; a process that dies in between restores the channel
+    /// at the recorded positions with those events in its history, so a client's `since`
+    /// replays them: exactly once whatever the moment of the crash.
+    private func recordThenPublish(_ items: [(id: Int64, channel: ChannelName, data: JSONValue)], broken: [Int64],
+                                   local: LocalChannelLog, more: Bool, on loop: EventLoop) {
+        var next: [String: StreamPosition] = [:]
+        var planned: [(id: Int64, position: StreamPosition)] = []
+        var ready: [(id: Int64, channel: ChannelName, data: JSONValue)] = []
+        for item in items {
+            guard let current = next[item.channel.name] ?? local.positionMakingChannel(item.channel) else {
+                logger.warning("outbox: no room for a portfolio channel; retrying", [("channel", item.channel.name)])
+                break   // keep the order: nothing after it goes either
+            }
+            let p = StreamPosition(epoch: current.epoch, seq: current.seq + 1)
+            next[item.channel.name] = p
+            planned.append((item.id, p))
+            ready.append(item)
+        }
+        let now = Clock.wallMillis()
+        let skip = broken
+        let plan = planned
+        store.transaction(on: loop, { c throws(StoreError) in
+            for p in plan {
+                try c.execute("UPDATE outbox SET published_at = $2, epoch = $3, seq = $4 WHERE id = $1",
+                              [.int(p.id), .int(now), .text(p.position.epoch), .int(Int64(p.position.seq))])
+            }
+            for id in skip { try c.execute("UPDATE outbox SET published_at = $2 WHERE id = $1", [.int(id), .int(now)]) }
+        }) { [self] result in
+            guard case .success = result else {
+                // Nothing published: the next drain plans the same positions again.
+                logger.warning("outbox: recording positions failed; retrying", [("error", "\(result)")])
+                return finish(on: loop, more: false)
+            }
+            let monoNow = loop.now
+            for (k, item) in ready.enumerated() {
+                broker.publish([(item.channel, item.data)], now: monoNow, on: loop) { [self] published in
+                    switch published {
+                    case .success(let events):
+                        if let e = events.first, e.position != plan[k].position {
+                            logger.error("outbox: published at another position than recorded",
+                                         [("channel", item.channel.name), ("recorded", "\(plan[k].position.seq)"), ("got", "\(e.position.seq)")])
+                        }
+                        if item.data.objectValue?["type"] == .string("deleted") {
+                            broker.endSubscriptions(item.channel, reason: "deleted")
+                        }
+                    case .failure(let e):
+                        logger.error("outbox: a recorded event was refused by the log", [("channel", item.channel.name), ("error", "\(e)")])
+                    }
+                }
+            }
+            finish(on: loop, more: more && ready.count == items.count)
         }
     }
 

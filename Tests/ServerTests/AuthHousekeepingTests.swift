@@ -32,22 +32,25 @@ struct AuthHousekeepingTests {
             a.hashIterations = 1
         })
         let c = try cheap.client()
-        #expect(try c.call("auth.register", #"{"email":"old@example.com","password":"correct horse battery"}"#, timeoutMs: 5000).result != nil)
+        #expect(try c.call("auth.register", #"{"email":"old@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000).result != nil)
         cheap.stop()
         let before = try #require(try passwordHash(backend, "old@example.com"))
         #expect(before.contains("m=1024,t=1,p=1"), "\(before)")
 
-        let g = try TestGateway(store: backend, accounts: { $0.jwtSecret = Self.secret })
+        let g = try TestGateway(store: backend, accounts: { a in
+            a.jwtSecret = Self.secret
+            AuthTests.realHashCost(&a)
+        })
         defer { g.stop() }
         let d = try g.client()
         let login = #"{"email":"old@example.com","password":"correct horse battery"}"#
-        #expect(try d.call("auth.login", login, timeoutMs: 5000).result != nil)
+        #expect(try d.call("auth.login", login, timeoutMs: 15_000).result != nil)
         let after = try #require(try passwordHash(backend, "old@example.com"))
         #expect(after.contains("m=19456,t=2,p=1"), "\(after)")
         #expect(after != before)
-        #expect(try d.call("auth.login", login, timeoutMs: 5000).result != nil)
+        #expect(try d.call("auth.login", login, timeoutMs: 15_000).result != nil)
         #expect(try passwordHash(backend, "old@example.com") == after)
-        #expect(try d.call("auth.login", #"{"email":"old@example.com","password":"wrong password!"}"#, timeoutMs: 5000)
+        #expect(try d.call("auth.login", #"{"email":"old@example.com","password":"wrong password!"}"#, timeoutMs: 15_000)
             .errorReason == "invalid_credentials")
     }
 
@@ -65,7 +68,7 @@ struct AuthHousekeepingTests {
         defer { g.stop() }
         let c = try g.client()
         let userId = try #require(try c.call("auth.register", #"{"email":"hk@example.com","password":"correct horse battery"}"#,
-                                             timeoutMs: 5000).result?["userId"]?.stringValue)
+                                             timeoutMs: 15_000).result?["userId"]?.stringValue)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let day: Int64 = 86_400_000
         try inspect(backend) { conn throws(StoreError) in
@@ -76,7 +79,7 @@ struct AuthHousekeepingTests {
                                  [.text(id), .text(userId), .int(now - 3 * day), .int(expires), revoked.map { .int($0) } ?? .null])
             }
         }
-        #expect(try c.call("auth.login", #"{"email":"hk@example.com","password":"correct horse battery"}"#, timeoutMs: 5000).result != nil)
+        #expect(try c.call("auth.login", #"{"email":"hk@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000).result != nil)
         func count(_ sql: String) -> Int64 {
             (try? inspect(backend) { conn throws(StoreError) in try conn.queryOne(sql, [])?.int(0) ?? -1 }) ?? -1
         }

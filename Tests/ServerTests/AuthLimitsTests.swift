@@ -19,11 +19,11 @@ struct AuthLimitsTests {
     }
 
     func login(_ c: RPCClient, _ email: String, _ password: String = "correct horse battery") throws -> Incoming {
-        try c.call("auth.login", #"{"email":"\#(email)","password":"\#(password)"}"#, timeoutMs: 5000)
+        try c.call("auth.login", #"{"email":"\#(email)","password":"\#(password)"}"#, timeoutMs: 15_000)
     }
 
     func register(_ c: RPCClient, _ email: String) throws -> Incoming {
-        try c.call("auth.register", #"{"email":"\#(email)","password":"correct horse battery"}"#, timeoutMs: 5000)
+        try c.call("auth.register", #"{"email":"\#(email)","password":"correct horse battery"}"#, timeoutMs: 15_000)
     }
 
     func retryAfter(_ m: Incoming) -> Int64 { m.error?["data"]?["retryAfterMs"]?.numberValue?.int64 ?? -1 }
@@ -89,6 +89,7 @@ struct AuthLimitsTests {
     /// A full hash queue answers −32013 `busy` (not a login failure) and answers every request.
     @Test func aFullHashQueueAnswersBusy() throws {
         let g = try gateway(.sqlite) { a in
+            AuthTests.realHashCost(&a)   // ~20 ms a hash: the queue of one fills
             a.hashQueue = 1
             a.hashThreads = 1
         }

@@ -20,6 +20,14 @@ enum TestStore: String, CaseIterable, Sendable {
 
 @Suite("Accounts and sessions (2a)")
 struct AuthTests {
+    /// The configured (default) Argon2id cost, for the tests about the hash itself.
+    static func realHashCost(_ a: inout AccountsConfiguration) {
+        let defaults = AccountsConfiguration()
+        a.hashMemoryKiB = defaults.hashMemoryKiB
+        a.hashIterations = defaults.hashIterations
+        a.hashParallelism = defaults.hashParallelism
+    }
+
     func gateway(_ store: TestStore, _ adjust: (inout AccountsConfiguration) -> Void = { _ in }) throws -> TestGateway {
         try TestGateway(store: try store.backend(), accounts: { a in
             a.jwtSecret = "0123456789abcdef0123456789abcdef-test"
@@ -28,11 +36,11 @@ struct AuthTests {
     }
 
     func register(_ c: RPCClient, _ email: String, _ password: String = "correct horse battery") throws -> Incoming {
-        try c.call("auth.register", #"{"email":"\#(email)","password":"\#(password)"}"#)
+        try c.call("auth.register", #"{"email":"\#(email)","password":"\#(password)"}"#, timeoutMs: 15_000)
     }
 
     func login(_ c: RPCClient, _ email: String, _ password: String = "correct horse battery") throws -> Incoming {
-        try c.call("auth.login", #"{"email":"\#(email)","password":"\#(password)"}"#, timeoutMs: 5000)
+        try c.call("auth.login", #"{"email":"\#(email)","password":"\#(password)"}"#, timeoutMs: 15_000)
     }
 
     func upgradeStatus(_ g: TestGateway, _ token: String) throws -> Int {
@@ -224,7 +232,7 @@ struct AuthTests {
     /// Median ms of 10 wrong-password logins to registered emails and of 10 to unknown ones,
     /// alternating. Each registered email is tried once (the per-email limit is 5).
     private func loginMedians() throws -> (Int, Int) {
-        let g = try gateway(.sqlite)
+        let g = try gateway(.sqlite, Self.realHashCost)
         defer { g.stop() }
         let c = try g.client()
         var known: [Int] = []

@@ -111,13 +111,13 @@ struct AuthTokenRulesTests {
         defer { after.stop() }
 
         let c = try before.client()
-        _ = try c.call("auth.register", #"{"email":"rot@example.com","password":"correct horse battery"}"#, timeoutMs: 5000)
+        _ = try c.call("auth.register", #"{"email":"rot@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000)
         let oldToken = try #require(try c.call("auth.login", #"{"email":"rot@example.com","password":"correct horse battery"}"#,
-                                               timeoutMs: 5000).result?["accessToken"]?.stringValue)
+                                               timeoutMs: 15_000).result?["accessToken"]?.stringValue)
         #expect(try upgradeStatus(after, oldToken) == 101)
         let d = try after.client()
         let newToken = try #require(try d.call("auth.login", #"{"email":"rot@example.com","password":"correct horse battery"}"#,
-                                               timeoutMs: 5000).result?["accessToken"]?.stringValue)
+                                               timeoutMs: 15_000).result?["accessToken"]?.stringValue)
         let headerJSON = try JSONParser().parse(try #require(Base64URL.decode(newToken.utf8.split(separator: UInt8(ascii: "."))[0])))
         #expect(headerJSON["kid"] == .string("k2"))
         #expect(try upgradeStatus(before, newToken) == 401)
@@ -131,9 +131,9 @@ struct AuthTokenRulesTests {
         let backend = try store.backend()
         let first = try TestGateway(store: backend)
         let c = try first.client()
-        _ = try c.call("auth.register", #"{"email":"gen@example.com","password":"correct horse battery"}"#, timeoutMs: 5000)
+        _ = try c.call("auth.register", #"{"email":"gen@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000)
         let token = try #require(try c.call("auth.login", #"{"email":"gen@example.com","password":"correct horse battery"}"#,
-                                            timeoutMs: 5000).result?["accessToken"]?.stringValue)
+                                            timeoutMs: 15_000).result?["accessToken"]?.stringValue)
         let header = try JSONParser().parse(try #require(Base64URL.decode(token.utf8.split(separator: UInt8(ascii: "."))[0])))
         #expect(header["kid"] == .string("generated"))
         let second = try TestGateway(store: backend)
@@ -159,9 +159,9 @@ struct AuthTokenRulesTests {
         })
         defer { g.stop() }
         let c = try g.client()
-        _ = try c.call("auth.register", #"{"email":"renew@example.com","password":"correct horse battery"}"#, timeoutMs: 5000)
+        _ = try c.call("auth.register", #"{"email":"renew@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000)
         let start = ContinuousClock.now
-        let first = try c.call("auth.login", #"{"email":"renew@example.com","password":"correct horse battery"}"#, timeoutMs: 5000)
+        let first = try c.call("auth.login", #"{"email":"renew@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000)
         let refresh = try #require(first.result?["refreshToken"]?.stringValue)
         let firstExpiry = try #require(first.result?["expiresAt"]?.numberValue?.int64)
         #expect(try c.nextAnswer().value["method"] == .string("auth.expiring"))
@@ -192,8 +192,8 @@ struct AuthTokenRulesTests {
         let c = try g.client()
         #expect(try c.call("subscribe", #"{"channel":"prices:REQ"}"#).errorReason == "unauthenticated")
         #expect(try c.call("prices.latest", #"{"symbols":["REQ"]}"#).errorReason == "unauthenticated")
-        _ = try c.call("auth.register", #"{"email":"req@example.com","password":"correct horse battery"}"#, timeoutMs: 5000)
-        #expect(try c.call("auth.login", #"{"email":"req@example.com","password":"correct horse battery"}"#, timeoutMs: 5000).result != nil)
+        _ = try c.call("auth.register", #"{"email":"req@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000)
+        #expect(try c.call("auth.login", #"{"email":"req@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000).result != nil)
         #expect(try c.call("subscribe", #"{"channel":"prices:REQ"}"#).result != nil)
         let publisher = try g.client(publisher: true)
         #expect(try publisher.call("publish", #"{"channel":"prices:REQ","data":{"symbol":"REQ","price":"2","ts":1}}"#).result != nil)
@@ -221,9 +221,9 @@ struct AuthTokenRulesTests {
         let b = try TestGateway(store: backend, accounts: { $0.jwtSecret = Self.secret })
         defer { b.stop() }
         let c = try a.client()
-        _ = try c.call("auth.register", #"{"email":"two@example.com","password":"correct horse battery"}"#, timeoutMs: 5000)
+        _ = try c.call("auth.register", #"{"email":"two@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000)
         let token = try #require(try c.call("auth.login", #"{"email":"two@example.com","password":"correct horse battery"}"#,
-                                            timeoutMs: 5000).result?["accessToken"]?.stringValue)
+                                            timeoutMs: 15_000).result?["accessToken"]?.stringValue)
         let remote = try b.client(headers: ["Authorization: Bearer \(token)"])
         #expect(try remote.call("auth.me").result?["email"] == .string("two@example.com"))
         let start = ContinuousClock.now

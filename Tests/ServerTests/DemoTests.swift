@@ -42,7 +42,7 @@ struct DemoTests {
 
         // The demo account and its portfolio; valued at live prices.
         let login = try c.call("auth.login", #"{"email":"\#(Application.demoEmail)","password":"\#(Application.demoPassword)"}"#,
-                               timeoutMs: 5_000)
+                               timeoutMs: 15_000)
         #expect(login.result?["accessToken"] != nil)
         let list = try #require(try c.call("portfolio.list").result?["portfolios"]?.arrayValue)
         #expect(list.count == 1)

@@ -53,9 +53,9 @@ struct PortfolioDurabilityTests {
         // 1. A portfolio with one transaction; the subscriber sees seq 1.
         var (gw, port) = try serve(args)
         let c = try client(port)
-        #expect(try c.call("auth.register", #"{"email":"crash@example.com","password":"correct horse battery"}"#, timeoutMs: 5000).result != nil)
+        #expect(try c.call("auth.register", #"{"email":"crash@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000).result != nil)
         let token = try #require(try c.call("auth.login", #"{"email":"crash@example.com","password":"correct horse battery"}"#,
-                                            timeoutMs: 5000).result?["accessToken"]?.stringValue)
+                                            timeoutMs: 15_000).result?["accessToken"]?.stringValue)
         let id = try #require(try c.call("portfolio.create", #"{"name":"Crash"}"#).result?["portfolioId"]?.stringValue)
         let sub = try client(port, token: token)
         let epoch = try #require(try sub.call("subscribe", #"{"channel":"portfolio:\#(id)"}"#).result?["epoch"]?.stringValue)
@@ -106,9 +106,9 @@ struct PortfolioDurabilityTests {
         let (b, portB) = try serve(["--postgres", url])
         defer { stop(b) }
         let setup = try client(portA)
-        _ = try setup.call("auth.register", #"{"email":"two@example.com","password":"correct horse battery"}"#, timeoutMs: 5000)
+        _ = try setup.call("auth.register", #"{"email":"two@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000)
         let token = try #require(try setup.call("auth.login", #"{"email":"two@example.com","password":"correct horse battery"}"#,
-                                                timeoutMs: 5000).result?["accessToken"]?.stringValue)
+                                                timeoutMs: 15_000).result?["accessToken"]?.stringValue)
         let id = try #require(try setup.call("portfolio.create", #"{"name":"Shared"}"#).result?["portfolioId"]?.stringValue)
         let onA = try client(portA, token: token)
         let onB = try client(portB, token: token)

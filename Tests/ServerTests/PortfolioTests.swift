@@ -15,8 +15,8 @@ struct PortfolioTests {
     /// A client registered and logged in as `email`.
     func user(_ g: TestGateway, _ email: String) throws -> RPCClient {
         let c = try g.client()
-        #expect(try c.call("auth.register", #"{"email":"\#(email)","password":"correct horse battery"}"#, timeoutMs: 5000).result != nil)
-        #expect(try c.call("auth.login", #"{"email":"\#(email)","password":"correct horse battery"}"#, timeoutMs: 5000).result != nil)
+        #expect(try c.call("auth.register", #"{"email":"\#(email)","password":"correct horse battery"}"#, timeoutMs: 15_000).result != nil)
+        #expect(try c.call("auth.login", #"{"email":"\#(email)","password":"correct horse battery"}"#, timeoutMs: 15_000).result != nil)
         return c
     }
 
@@ -98,7 +98,7 @@ struct PortfolioTests {
         let id = try create(c)
         let watcher = try g.client()
         let token = try #require(try watcher.call("auth.login", #"{"email":"wac@example.com","password":"correct horse battery"}"#,
-                                                  timeoutMs: 5000).result)
+                                                  timeoutMs: 15_000).result)
         _ = token
         let sub = try watcher.call("subscribe", #"{"channel":"portfolio:\#(id)"}"#)
         #expect(sub.result?["seq"] == .number(JSONNumber(0)))
@@ -378,7 +378,7 @@ struct PortfolioTests {
         defer { g.stop() }
         let a = try user(g, "race@example.com")
         let b = try g.client()
-        #expect(try b.call("auth.login", #"{"email":"race@example.com","password":"correct horse battery"}"#, timeoutMs: 5000).result != nil)
+        #expect(try b.call("auth.login", #"{"email":"race@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000).result != nil)
         let id = try create(a)
         for round in 0..<10 {
             #expect(try add(a, id, "buy", "R\(round)", "7", "10").result != nil)

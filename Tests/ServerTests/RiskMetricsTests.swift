@@ -38,8 +38,8 @@ struct RiskMetricsTests {
         defer { g.stop() }
         let c = try g.client()
         #expect(try c.call("risk.metrics", #"{"portfolioId":"x"}"#).errorReason == "unauthenticated")
-        _ = try c.call("auth.register", #"{"email":"risk@example.com","password":"correct horse battery"}"#, timeoutMs: 5000)
-        _ = try c.call("auth.login", #"{"email":"risk@example.com","password":"correct horse battery"}"#, timeoutMs: 5000)
+        _ = try c.call("auth.register", #"{"email":"risk@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000)
+        _ = try c.call("auth.login", #"{"email":"risk@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000)
         let id = try #require(try c.call("portfolio.create", #"{"name":"Risky"}"#).result?["portfolioId"]?.stringValue)
         #expect(try c.call("risk.metrics", #"{"portfolioId":"\#(id)"}"#).errorReason == "no_holdings")
         #expect(try c.call("risk.metrics", #"{"portfolioId":"nope"}"#).errorReason == "portfolio_not_found")

@@ -97,7 +97,7 @@ struct StoreFaultTests {
         let g = try TestGateway(store: .postgres(url: try pg.freshDatabase()), storeSettings: { $0.timeout = 1_500 },
                                 accounts: { $0.jwtSecret = "0123456789abcdef0123456789abcdef-test" })
         let c = try g.client()
-        #expect(try c.call("auth.register", #"{"email":"pg@example.com","password":"correct horse battery"}"#, timeoutMs: 5000).result != nil)
+        #expect(try c.call("auth.register", #"{"email":"pg@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000).result != nil)
         #expect(try login(c).result != nil)
         return (g, c)
     }
@@ -127,7 +127,7 @@ struct StoreFaultTests {
         try pg.start()
         #expect(eventually(within: 15_000, every: 250) { (try? login(c))?.result != nil })
         #expect(try c.call("auth.me").result?["email"] == .string("pg@example.com"))
-        #expect(try c.call("auth.register", #"{"email":"pg2@example.com","password":"correct horse battery"}"#, timeoutMs: 5000).result != nil)
+        #expect(try c.call("auth.register", #"{"email":"pg2@example.com","password":"correct horse battery"}"#, timeoutMs: 15_000).result != nil)
     }
 
     /// PostgreSQL frozen (SIGSTOP: connections open, nothing answers): −32013 within the

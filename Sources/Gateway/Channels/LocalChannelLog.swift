@@ -224,6 +224,19 @@ public final class LocalChannelLog: ChannelLog {
         state.withLock { table in table.channels[channel.name].map { StreamPosition(epoch: $0.epoch, seq: $0.seq) } }
     }
 
+    /// The channel's position, the channel made (a new epoch, seq 0) when this log does not hold
+    /// it; nil only when the channel table is full. For a single writer that records positions
+    /// before publishing (the portfolio outbox): its next event gets (epoch, seq + 1).
+    public func positionMakingChannel(_ channel: ChannelName) -> StreamPosition? {
+        state.withLock { table -> StreamPosition? in
+            if let r = table.channels[channel.name] { return StreamPosition(epoch: r.epoch, seq: r.seq) }
+            guard LocalChannelLog.makeRoom(for: 1, in: &table, max: settings.maxChannels) else { return nil }
+            let r = makeRecord(channel, in: &table.channels)
+            // Not quiet: its events follow at once.
+            return StreamPosition(epoch: r.epoch, seq: r.seq)
+        }
+    }
+
     func latest(_ channels: [ChannelName]) -> [Event?] {
         state.withLock { table in channels.map { table.channels[$0.name]?.latest } }
     }

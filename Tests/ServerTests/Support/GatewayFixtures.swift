@@ -25,6 +25,11 @@ final class TestGateway: Sendable {
          storeModules: (inout GatewayModules, Store) -> Void = { _, _ in }) throws {
         var c = AppConfiguration()
         c.accounts.hashThreads = 1
+        // Cheap password hashes: the suite hashes hundreds of times on two shared cores, and at
+        // the real cost (~20 ms, below the loops' priority) a busy run made logins time out.
+        // Tests about the hash itself (timing, re-hash, a full queue) set the real cost back.
+        c.accounts.hashMemoryKiB = 1024
+        c.accounts.hashIterations = 1
         adjustAccounts(&c.accounts)
         // Each gateway its own SQLite file unless a test names a store.
         c.store.backend = try store ?? .sqlite(directory: TemporaryDirectory.make(prefix: "qv-gw"))
