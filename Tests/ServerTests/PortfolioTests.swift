@@ -361,8 +361,9 @@ struct PortfolioTests {
         #expect(valuations(c, forMs: 1_300).isEmpty)
     }
 
-    @Test func atMostOneHundredPortfolios() throws {
-        let g = try gateway(.sqlite)
+    @Test(arguments: TestStore.allCases)
+    func atMostOneHundredPortfolios(_ store: TestStore) throws {
+        let g = try gateway(store)
         defer { g.stop() }
         let c = try user(g, "many@example.com")
         for i in 0..<100 { _ = try create(c, "p\(i)") }
