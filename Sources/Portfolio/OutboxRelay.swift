@@ -9,7 +9,7 @@ import Synchronization
 /// never lost, in order. A write transaction puts its event in `outbox`; once it commits, the
 /// method kicks the relay, which reads the unpublished rows in id order and publishes each with
 /// its position recorded (`published_at`, `epoch`, `seq`: before the publish with the in-process
-/// log, see `recordThenPublish`; after it with a shared one). A process that dies between the
+/// log, see `recordThenPublish`). A process that dies between the
 /// commit and the publish leaves the row unpublished: the next start publishes it.
 ///
 /// After a restart the in-process log knows nothing; `restore` (at start, before the loops
@@ -148,7 +148,8 @@ public final class OutboxRelay: Sendable {
         }
     }
 
-    /// Publishes the rows one by one, in order, then records their positions in one transaction.
+    /// Parses the rows (one that cannot be published is marked so and skipped), then records and
+    /// publishes them.
     private func publish(_ rows: [Row], on loop: EventLoop) {
         let parser = JSONParser(maxDepth: 32)
         var items: [(id: Int64, channel: ChannelName, data: JSONValue)] = []
@@ -161,50 +162,13 @@ public final class OutboxRelay: Sendable {
             items.append((r.id, channel, data))
         }
         if !broken.isEmpty { logger.error("outbox rows that cannot be published; marked so", [("ids", "\(broken)")]) }
-        if let local = broker.log as? LocalChannelLog {
-            return recordThenPublish(items, broken: broken, local: local, more: rows.count == batch, on: loop)
+        guard let local = broker.log as? LocalChannelLog else {
+            // A shared log (Redis) positions events itself: it brings its own relay path
+            // (publish with an idempotency key, then record). Until then there is none.
+            logger.error("outbox: no relay for this channel log; portfolio events wait", [])
+            return finish(on: loop, more: false)
         }
-        var positions: [(id: Int64, epoch: String, seq: Int64)] = []
-        var failed = false
-        var pending = items.count
-        let record: () -> Void = { [self] in
-            let now = Clock.wallMillis()
-            let done = positions
-            let skip = broken
-            store.transaction(on: loop, { c throws(StoreError) in
-                for p in done {
-                    try c.execute("UPDATE outbox SET published_at = $2, epoch = $3, seq = $4 WHERE id = $1",
-                                  [.int(p.id), .int(now), .text(p.epoch), .int(p.seq)])
-                }
-                for id in skip { try c.execute("UPDATE outbox SET published_at = $2 WHERE id = $1", [.int(id), .int(now)]) }
-            }) { [self] result in
-                if case .failure(let e) = result {
-                    // Published but not recorded: the next drain publishes them again, at the
-                    // same seqs (the log still holds them), so nobody sees a duplicate position.
-                    logger.warning("outbox: recording positions failed", [("error", "\(e)")])
-                }
-                finish(on: loop, more: !failed && result.isSuccess && rows.count == batch)
-            }
-        }
-        guard pending > 0 else { return record() }
-        let now = loop.now
-        for item in items {
-            broker.publish([(item.channel, item.data)], now: now, on: loop) { [self] result in
-                switch result {
-                case .success(let events):
-                    if let e = events.first { positions.append((item.id, e.position.epoch, Int64(e.position.seq))) }
-                    // A deleted portfolio: its subscribers get this last event, then `unsubscribed`.
-                    if item.data.objectValue?["type"] == .string("deleted") {
-                        broker.endSubscriptions(item.channel, reason: "deleted")
-                    }
-                case .failure(let e):
-                    failed = true
-                    logger.warning("outbox publish refused; retrying", [("channel", item.channel.name), ("error", "\(e)")])
-                }
-                pending -= 1
-                if pending == 0 { record() }
-            }
-        }
+        recordThenPublish(items, broken: broken, local: local, more: rows.count == batch, on: loop)
     }
 
     /// The in-process log: this relay is the only writer of portfolio channels, so each row's
@@ -287,12 +251,5 @@ public final class OutboxRelay: Sendable {
         }) { [self] result in
             if case .failure(let e) = result { logger.warning("outbox prune failed", [("error", "\(e)")]) }
         }
-    }
-}
-
-extension Result {
-    var isSuccess: Bool {
-        if case .success = self { return true }
-        return false
     }
 }
