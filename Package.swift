@@ -51,10 +51,13 @@ let package = Package(
         .target(name: "Reactor", dependencies: ["CSystem", "COpenSSL", "Log"], swiftSettings: hotPath),
         // HTTP/1.1 and RFC 6455 codecs. No sockets, no I/O; tested with byte vectors.
         .target(name: "WebSocketProtocol", dependencies: ["COpenSSL", "CZlib"], swiftSettings: hotPath),
+        // Redis on the reactor: hiredis's asynchronous API driven by our epoll (no threads of its
+        // own, no blocking calls), replies checked as untrusted input; URLs; the shard hash (2d).
+        .target(name: "Redis", dependencies: ["CHiredis", "Reactor", "Log"], swiftSettings: strict),
         // Connections speaking HTTP/1.1 and WebSocket on the reactor, and the routes.
         .target(name: "Server", dependencies: ["Reactor", "WebSocketProtocol", "Log"], swiftSettings: hotPath),
         // The realtime gateway: JSON-RPC sessions on /ws, channels, the broker, HTTP publish.
-        .target(name: "Gateway", dependencies: ["Server", "Reactor", "WebSocketProtocol", "JSON", "Log"], swiftSettings: hotPath),
+        .target(name: "Gateway", dependencies: ["Server", "Reactor", "Redis", "WebSocketProtocol", "JSON", "Log"], swiftSettings: hotPath),
         // The database: SQLite (embedded default) or PostgreSQL (libpq), behind one interface;
         // worker threads own the connections, so no event loop ever waits on it. Migrations.
         .target(name: "Store", dependencies: ["CSQLite", "CLibPQ", "Reactor", "Log"], swiftSettings: strict),
@@ -92,6 +95,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Reactor", "Log", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "Store", "Gateway", "Reactor", "JSON", "Log"], swiftSettings: strict),
         .testTarget(name: "MarketTests", dependencies: ["Market", "Money"], swiftSettings: strict),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", "Reactor", "Log", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
         // Known answers from an independent numpy oracle (Tests/RiskTests/oracle.py); fixtures found via #filePath.
         .testTarget(name: "RiskTests", dependencies: ["Risk"], exclude: ["fixtures", "make_fixture.py", "oracle.py"],
