@@ -125,7 +125,7 @@ public final class DemoMarket: Sendable {
                 s.instruments[k] = i
                 let volume = 1 + Int(s.rng.next() % 500)
                 if let channel = ChannelName("prices:" + i.spec.symbol) {
-                    items.append((channel, ["symbol": .string(i.spec.symbol), "price": .string(cents(next).text),
+                    items.append(PublishItem(channel, ["symbol": .string(i.spec.symbol), "price": .string(cents(next).text),
                                             "volume": .string(String(volume)), "ts": .number(JSONNumber(Int(ts)))]))
                 }
             }
@@ -146,7 +146,7 @@ public final class DemoMarket: Sendable {
                 let lower = i.price * exp(mu - Self.z90 * sigma), upper = i.price * exp(mu + Self.z90 * sigma)
                 s.pending.append(Pending(index: k, due: now + settings.horizonMs, lower: lower, upper: upper))
                 guard let channel = ChannelName("predictions:" + i.spec.symbol) else { continue }
-                items.append((channel, [
+                items.append(PublishItem(channel, [
                     "symbol": .string(i.spec.symbol), "horizon": .string("PT\(settings.horizonMs / 1000)S"),
                     "predicted": .string(cents(i.price * exp(mu)).text), "lower": .string(cents(lower).text),
                     "upper": .string(cents(upper).text), "model": .string(Self.model), "ts": .number(JSONNumber(Int(ts))),

@@ -208,10 +208,10 @@ public final class OutboxRelay: Sendable {
             }
             let monoNow = loop.now
             for (k, item) in ready.enumerated() {
-                broker.publish([(item.channel, item.data)], now: monoNow, on: loop) { [self] published in
+                broker.publish([PublishItem(item.channel, item.data)], now: monoNow, on: loop) { [self] published in
                     switch published {
-                    case .success(let events):
-                        if let e = events.first, e.position != plan[k].position {
+                    case .success(let outcome):
+                        if let e = outcome.events.first, e.position != plan[k].position {
                             logger.error("outbox: published at another position than recorded",
                                          [("channel", item.channel.name), ("recorded", "\(plan[k].position.seq)"), ("got", "\(e.position.seq)")])
                         }

@@ -88,6 +88,8 @@ struct ServeCommand: ParsableCommand {
     var historyTtl = Int(gateway.broker.historyTTL / 1000)
     @Option(help: ArgumentHelp("Bytes all channels' histories may hold together.", valueName: "bytes"))
     var historyMemory = gateway.broker.historyBytes
+    @Option(help: ArgumentHelp("Seconds a publish's idempotencyKey answers its first position.", valueName: "seconds"))
+    var idempotencyWindow = Int(gateway.broker.idempotencyWindow / 1000)
     @Option(help: ArgumentHelp("Seconds a portfolio channel's events stay replayable (and its epoch valid).", valueName: "seconds"))
     var portfolioHistoryTtl = Int(gateway.broker.portfolioHistoryTTL / 1000)
     @Option(help: ArgumentHelp("risk.metrics' default benchmark symbol.", valueName: "symbol"))
@@ -189,6 +191,7 @@ struct ServeCommand: ParsableCommand {
         c.gateway.allowedOrigins = allowedOrigin
         c.gateway.broker.historySize = try check(historySize, 0...1_000_000, "--history-size")
         c.gateway.broker.historyTTL = Millis(try check(historyTtl, 1...86_400, "--history-ttl")) * 1000
+        c.gateway.broker.idempotencyWindow = Millis(try check(idempotencyWindow, 1...86_400, "--idempotency-window")) * 1000
         c.gateway.broker.historyBytes = try check(historyMemory, (1 << 20)...(1 << 40), "--history-memory")
         c.store.backend = try StoreFlags.backend(dataDir: dataDir, postgres: postgres)
         c.store.postgresPool = try check(postgresPool, 1...256, "--postgres-pool")

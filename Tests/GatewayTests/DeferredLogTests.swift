@@ -10,14 +10,14 @@ import WebSocketProtocol
 /// its refusals, and run taps only for what it published.
 final class HeldLog: ChannelLog, @unchecked Sendable {
     // @unchecked: a test double driven from the test's one thread.
-    var publishes: [([PublishItem], (Result<[Event], ChannelLogError>) -> Void)] = []
+    var publishes: [([PublishItem], (Result<PublishOutcome, ChannelLogError>) -> Void)] = []
 
-    func publish(_ items: [PublishItem], now: Millis, on loop: EventLoop?, _ done: @escaping (Result<[Event], ChannelLogError>) -> Void) {
+    func publish(_ items: [PublishItem], now: Millis, on loop: EventLoop?, _ done: @escaping (Result<PublishOutcome, ChannelLogError>) -> Void) {
         publishes.append((items, done))
     }
 
     /// Answers the oldest waiting publish (and lets go of its callback, which holds the broker).
-    func completeNext(_ result: Result<[Event], ChannelLogError>) {
+    func completeNext(_ result: Result<PublishOutcome, ChannelLogError>) {
         guard !publishes.isEmpty else { return }
         publishes.removeFirst().1(result)
     }
@@ -69,7 +69,7 @@ struct DeferredLogTests {
         #expect(log.publishes[0].0.map(\.channel) == [channel])
         let event = Event(channel: channel, position: StreamPosition(epoch: "e", seq: 7), data: .object(JSONObject()),
                           dataJSON: Array("{}".utf8), publishedAt: 1)
-        log.completeNext(.success([event]))
+        log.completeNext(.success(PublishOutcome(positions: [event.position], events: [event])))
         #expect(answers.map(\.status) == [.ok])
         #expect(String(decoding: answers[0].body, as: UTF8.self) == #"{"results":[{"channel":"prices:D","epoch":"e","seq":7}]}"#)
         #expect(tapped.withLock { $0 } == 1)
@@ -88,6 +88,28 @@ struct DeferredLogTests {
         let error = try JSONParser().parse(answers[0].body)
         #expect(error.objectValue?["error"]?.objectValue?["reason"] == .string("unavailable"))
         #expect(tapped.withLock { $0 } == 0)
+    }
+
+    @Test func aServerLostMidBatchIs503WithThePublishedPositions() throws {
+        let log = HeldLog()
+        let (publish, broker) = endpoint(log)
+        let tapped = Mutex(0)
+        broker.addTap { events in tapped.withLock { $0 += events.count } }
+        var answers: [HTTPResponse] = []
+        let second = #"{"channel":"prices:E","data":{"symbol":"E","price":"1","ts":1}}"#
+        publish.handle(request("[\(body),\(second)]")) { answers.append($0) }
+        try #require(log.publishes.count == 1)
+        let channel = try #require(ChannelName("prices:D"))
+        let event = Event(channel: channel, position: StreamPosition(epoch: "e", seq: 3), data: .object(JSONObject()),
+                          dataJSON: Array("{}".utf8), publishedAt: 1)
+        log.completeNext(.success(PublishOutcome(positions: [event.position, nil], events: [event])))
+        #expect(answers.map(\.status) == [.serviceUnavailable])
+        let answer = try JSONParser().parse(answers[0].body)
+        #expect(answer.objectValue?["error"]?.objectValue?["code"] == .number(JSONNumber(503)))
+        let results = try #require(answer.objectValue?["results"]?.arrayValue)
+        #expect(results.count == 2 && results[1] == .null)
+        #expect(results[0].objectValue?["seq"] == .number(JSONNumber(3)))
+        #expect(tapped.withLock { $0 } == 1)
     }
 
     @Test func logErrorsMapToTheContractsCodes() {

@@ -11,7 +11,7 @@ struct FanOutTests {
         let log = LocalChannelLog(settings: ChannelLogSettings(), fanOut: fanOut)
         let a = try #require(ChannelName("prices:A")), b = try #require(ChannelName("prices:B"))
         func publish(_ ch: ChannelName) throws -> Event {
-            try log.publish([(ch, .object(JSONObject([("symbol", .string(ch.key))])))], now: 1)[0]
+            try log.publish([PublishItem(ch, .object(JSONObject([("symbol", .string(ch.key))])))], now: 1).events[0]
         }
         fanOut.join(a, hub: 1)
         fanOut.join(a, hub: 1)

@@ -16,7 +16,7 @@ struct LocalChannelLogTests {
     func publish(_ b: LocalChannelLog, _ n: Int, at now: Millis, channel: String = "prices:AAPL") throws -> [StreamPosition] {
         let ch = try #require(ChannelName(channel))
         return try (0..<n).map { i in
-            try b.publish([(ch, .object(JSONObject([("symbol", .string("AAPL")), ("n", .number(JSONNumber(i)))])))], now: now)[0].position
+            try b.publish([PublishItem(ch, .object(JSONObject([("symbol", .string("AAPL")), ("n", .number(JSONNumber(i)))])))], now: now).events[0].position
         }
     }
 
@@ -134,7 +134,7 @@ struct LocalChannelLogTests {
         _ = try grant(log, b, since: nil, now: 12)   // B live: the table is full
         let data = JSONValue.object(JSONObject([("symbol", .string("A")), ("price", .string("1")), ("ts", .number(JSONNumber(1)))]))
         // Evicting A for C would make A again: one over the bound. Nothing else is quiet.
-        #expect(throws: ChannelLogError.tooManyChannels) { _ = try log.publish([(a, data), (c, data)], now: 20) }
+        #expect(throws: ChannelLogError.tooManyChannels) { _ = try log.publish([PublishItem(a, data), PublishItem(c, data)], now: 20) }
         #expect(log.channelCount == 2)
         // A is still quiet, so it still gives way to someone else's new channel.
         _ = try grant(log, d, since: nil, now: 21)
@@ -185,7 +185,7 @@ struct LocalChannelLogTests {
         let ch = try #require(ChannelName(channel))
         let pad = JSONValue.string(String(repeating: "x", count: padding))
         return try (0..<count).map { _ in
-            try b.publish([(ch, .object(JSONObject([("symbol", .string(ch.key)), ("pad", pad)])))], now: now)[0].position
+            try b.publish([PublishItem(ch, .object(JSONObject([("symbol", .string(ch.key)), ("pad", pad)])))], now: now).events[0].position
         }
     }
 

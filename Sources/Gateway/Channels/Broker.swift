@@ -31,13 +31,14 @@ public final class Broker: Sendable {
 
     // MARK: Publishing
 
-    /// Publishes every item (already validated), in order, all or none, and completes with the
-    /// events (positions in request order), on `loop` (inline with the in-process log).
+    /// Publishes every item (already validated), in order, all or none (see `PublishOutcome`
+    /// for a shared log losing its server mid-batch), and completes on `loop` (inline with the
+    /// in-process log). Taps see only the events made (not repeats of an idempotency key).
     public func publish(_ items: [PublishItem], now: Millis, on loop: EventLoop?,
-                        _ done: @escaping (Result<[Event], ChannelLogError>) -> Void) {
+                        _ done: @escaping (Result<PublishOutcome, ChannelLogError>) -> Void) {
         log.publish(items, now: now, on: loop) { [self] result in
-            if case .success(let events) = result, hasTaps.load(ordering: .acquiring) {
-                for tap in taps.withLock({ $0 }) { tap(events) }
+            if case .success(let outcome) = result, !outcome.events.isEmpty, hasTaps.load(ordering: .acquiring) {
+                for tap in taps.withLock({ $0 }) { tap(outcome.events) }
             }
             done(result)
         }

@@ -9,10 +9,12 @@ import Reactor
 /// no loop, e.g. the synchronous HTTP route, which only an inline log can serve). A log that can
 /// answer at once — the in-process one — calls back inline, before returning: no hop, no cost.
 public protocol ChannelLog: AnyObject, Sendable {
-    /// Positions every item, in order, all or none; hands the events to the fan-out before
-    /// completing, and completes with them (one per item, in request order).
+    /// Positions every item, in order, all or none (a shared log whose server is lost in the
+    /// middle of a batch: the items before it, see `PublishOutcome`); hands the new events to the
+    /// fan-out before completing. An item repeating an idempotency key of its channel within the
+    /// window gets the first publication's position and publishes nothing.
     func publish(_ items: [PublishItem], now: Millis, on loop: EventLoop?,
-                 _ done: @escaping (Result<[Event], ChannelLogError>) -> Void)
+                 _ done: @escaping (Result<PublishOutcome, ChannelLogError>) -> Void)
 
     /// Counts a subscriber of `channel` and decides, atomically with respect to publishes, what
     /// to answer and replay. The caller has joined the fan-out before: every event positioned
@@ -43,7 +45,47 @@ public protocol ChannelLog: AnyObject, Sendable {
     var channelCount: Int { get }
 }
 
-public typealias PublishItem = (channel: ChannelName, data: JSONValue)
+/// One event to publish (its data already validated).
+public struct PublishItem: Sendable {
+    public let channel: ChannelName
+    public let data: JSONValue
+    /// Contract 2d: a repeat with the same key for the same channel within the idempotency
+    /// window answers the first position and publishes nothing.
+    public let idempotencyKey: String?
+
+    public init(_ channel: ChannelName, _ data: JSONValue, idempotencyKey: String? = nil) {
+        self.channel = channel
+        self.data = data
+        self.idempotencyKey = idempotencyKey
+    }
+
+    static let idempotencyKeyRule = "idempotencyKey must be 1 to 64 characters from 0x21 to 0x7E"
+
+    /// 1–64 characters 0x21–0x7E (contract 2d).
+    public static func isValidIdempotencyKey(_ key: String) -> Bool {
+        let u = key.utf8
+        return (1...64).contains(u.count) && u.allSatisfy { (0x21...0x7E).contains($0) }
+    }
+}
+
+/// What a publish did, item by item.
+public struct PublishOutcome: Sendable {
+    /// One per item, in request order: where it sits (for a repeated idempotency key, the first
+    /// publication's position); nil when it was not published — only after a shared log lost
+    /// its server in the middle of a batch, for the items from there on.
+    public let positions: [StreamPosition?]
+    /// The events this publish made, in order (the fan-out and the taps get these): repeats
+    /// of an idempotency key are not among them.
+    public let events: [Event]
+
+    public init(positions: [StreamPosition?], events: [Event]) {
+        self.positions = positions
+        self.events = events
+    }
+
+    /// Every item has its position.
+    public var isComplete: Bool { positions.allSatisfy { $0 != nil } }
+}
 
 /// What a log can refuse.
 public enum ChannelLogError: Error, Equatable, Sendable {
@@ -99,6 +141,8 @@ public struct ChannelLogSettings: Sendable {
     public var portfolioHistoryTTL: Millis = 86_400_000
     /// Channels the log holds at most (a publisher cannot grow memory without bound).
     public var maxChannels = 50_000
+    /// How long an idempotency key answers its first position (contract 2d: 5 min).
+    public var idempotencyWindow: Millis = 300_000
     /// Memory all histories together may hold (estimated, see `Event.footprint`): count
     /// and age alone allow 50,000 channels × 1,000 events, tens of GB. Over it, every
     /// channel gives up the older half of its history until the total fits.

@@ -10,6 +10,8 @@ final class ChannelRecord {
     /// When its last subscriber left while it had no event (nil otherwise).
     var quietSince: Millis?
     var lastPublishedAt: Millis = 0
+    /// Idempotency keys of publishes to this channel (lost with the channel, as 2d says).
+    var keys = IdempotencyKeys()
     /// Subscribers on every loop (the fan-out knows which loops; this is for `quietSince`).
     var subscribers = 0
     /// History ring: `history[start...]` are the held events, oldest first, seqs contiguous.

@@ -70,7 +70,7 @@ public final class LocalChannelLog: ChannelLog {
     // MARK: ChannelLog
 
     public func publish(_ items: [PublishItem], now: Millis, on loop: EventLoop?,
-                        _ done: @escaping (Result<[Event], ChannelLogError>) -> Void) {
+                        _ done: @escaping (Result<PublishOutcome, ChannelLogError>) -> Void) {
         done(Result { () throws(ChannelLogError) in try publish(items, now: now) })
     }
 
@@ -101,19 +101,27 @@ public final class LocalChannelLog: ChannelLog {
 
     /// Publishes every item, in order, all or none (none only when the channel limit would be
     /// passed), and hands the events to the fan-out under the lock (so each hub gets a
-    /// channel's events in seq order). Returns the events.
-    func publish(_ items: [PublishItem], now: Millis) throws(ChannelLogError) -> [Event] {
+    /// channel's events in seq order). An item repeating an idempotency key gets the first
+    /// position and makes no event.
+    func publish(_ items: [PublishItem], now: Millis) throws(ChannelLogError) -> PublishOutcome {
         // Serialise outside the lock; under it only the envelope around these bytes is written.
         let encoded = items.map { $0.data.jsonBytes }
-        return try state.withLock { table throws(ChannelLogError) -> [Event] in
+        let window = settings.idempotencyWindow
+        return try state.withLock { table throws(ChannelLogError) -> PublishOutcome in
             var newNames = Set<String>()
             for item in items where table.channels[item.channel.name] == nil { newNames.insert(item.channel.name) }
             guard newNames.isEmpty || LocalChannelLog.makeRoom(for: newNames.count, in: &table, max: settings.maxChannels,
                                                                keeping: Set(items.map(\.channel.name))) else { throw .tooManyChannels }
             var events: [Event] = []
+            var positions: [StreamPosition?] = []
             events.reserveCapacity(items.count)
+            positions.reserveCapacity(items.count)
             for (i, item) in items.enumerated() {
                 let record = table.channels[item.channel.name] ?? makeRecord(item.channel, in: &table.channels)
+                if let key = item.idempotencyKey, let seq = record.keys.seq(for: key, now: now, window: window) {
+                    positions.append(StreamPosition(epoch: record.epoch, seq: seq))
+                    continue
+                }
                 record.seq += 1
                 record.quietSince = nil
                 // Callers read the clock at different moments (each loop caches its own): keep a
@@ -121,12 +129,14 @@ public final class LocalChannelLog: ChannelLog {
                 record.lastPublishedAt = max(record.lastPublishedAt, now)
                 let event = Event(channel: item.channel, position: StreamPosition(epoch: record.epoch, seq: record.seq),
                                   data: item.data, dataJSON: encoded[i], publishedAt: record.lastPublishedAt)
+                if let key = item.idempotencyKey { record.keys.record(key, seq: record.seq, now: now, window: window) }
                 table.historyBytes += record.append(event, settings: settings)
                 events.append(event)
+                positions.append(event.position)
             }
             fanOut.deliver(events)
             if table.historyBytes > settings.historyBytes { LocalChannelLog.fitHistories(&table, budget: settings.historyBytes) }
-            return events
+            return PublishOutcome(positions: positions, events: events)
         }
     }
 

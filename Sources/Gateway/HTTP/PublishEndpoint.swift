@@ -34,7 +34,9 @@ final class PublishEndpoint: Sendable {
         case .publish(let items):
             broker.publish(items, now: Clock.monotonicMillis(), on: nil) { result in
                 switch result {
-                case .success(let events): respond(PublishEndpoint.results(events))
+                case .success(let outcome):
+                    // A shared log lost a server mid-batch: 503 with what was published (2d).
+                    respond(PublishEndpoint.results(items, outcome.positions, status: outcome.isComplete ? .ok : .serviceUnavailable))
                 case .failure(let error):
                     respond(PublishEndpoint.error(.serviceUnavailable, error.reason, error == .tooManyChannels
                         ? "the gateway holds its maximum number of channels" : "the channel store does not answer; nothing was published"))
@@ -98,16 +100,24 @@ final class PublishEndpoint: Sendable {
         return .publish(items)
     }
 
-    /// `{"results":[{"channel","epoch","seq"},…]}` in request order.
-    static func results(_ events: [Event]) -> HTTPResponse {
-        var w = JSONWriter(reservingCapacity: 32 + events.count * 64)
-        w.writeRaw("{\"results\":[")
-        for (i, e) in events.enumerated() {
+    /// `{"results":[{"channel","epoch","seq"},…]}` in request order; null for an item not
+    /// published (503: its server was lost in the middle of the batch, contract 2d).
+    static func results(_ items: [PublishItem], _ positions: [StreamPosition?], status: HTTPStatus) -> HTTPResponse {
+        var w = JSONWriter(reservingCapacity: 32 + positions.count * 64)
+        if status != .ok {
+            w.writeRaw("{\"error\":{\"code\":")
+            w.writeInt(Int64(status.rawValue))
+            w.writeRaw(",\"reason\":\"unavailable\",\"message\":\"a channel store was lost in the middle of the batch: the items with null results were not published\"},")
+        } else {
+            w.writeRaw("{")
+        }
+        w.writeRaw("\"results\":[")
+        for (i, (item, position)) in zip(items, positions).enumerated() {
             if i > 0 { w.writeRaw(",") }
-            w.write(.object(ChannelMethods.positionResult(e.channel, e.position)))
+            if let position { w.write(.object(ChannelMethods.positionResult(item.channel, position))) } else { w.writeRaw("null") }
         }
         w.writeRaw("]}")
-        return HTTPResponse(status: .ok, headers: [("Content-Type", "application/json")], body: w.bytes)
+        return HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: w.bytes)
     }
 
     struct ItemError: Error {
@@ -120,12 +130,19 @@ final class PublishEndpoint: Sendable {
         guard case .object(let o) = entry else {
             return .failure(ItemError(status: .badRequest, reason: "invalid_request", message: "each event must be an object"))
         }
-        if let extra = o.keys.first(where: { $0 != "channel" && $0 != "data" }) {
+        if let extra = o.keys.first(where: { $0 != "channel" && $0 != "data" && $0 != "idempotencyKey" }) {
             let shown = String(decoding: extra.utf8.prefix(64), as: UTF8.self)
             return .failure(ItemError(status: .badRequest, reason: "invalid_request", message: "unknown member '\(shown)'"))
         }
         guard case .string(let name)? = o["channel"], let channel = ChannelName(name) else {
             return .failure(ItemError(status: .badRequest, reason: "invalid_channel", message: "unknown channel prefix or bad channel name"))
+        }
+        var key: String?
+        if let k = o["idempotencyKey"] {
+            guard case .string(let s) = k, PublishItem.isValidIdempotencyKey(s) else {
+                return .failure(ItemError(status: .badRequest, reason: "invalid_request", message: PublishItem.idempotencyKeyRule))
+            }
+            key = s
         }
         switch EventData.refusal(publishing: o["data"] ?? .null, to: channel) {
         case .portfolioChannel?:
@@ -134,7 +151,7 @@ final class PublishEndpoint: Sendable {
             let message = o["data"] == nil ? "data is required" : "\(invalid.field): \(invalid.message)"
             return .failure(ItemError(status: .badRequest, reason: "invalid_data", message: message))
         case nil:
-            return .success((channel, o["data"] ?? .null))
+            return .success(PublishItem(channel, o["data"] ?? .null, idempotencyKey: key))
         }
     }
 

@@ -15,7 +15,9 @@ enum ChannelMethods {
             call.succeed(.object(JSONObject([("unsubscribed", .bool(removed))])))
         })
 
-        registry.register(MethodSpec("publish", params: [.required("channel", .string), .required("data", .object)]) { call in
+        registry.register(MethodSpec("publish", params: [
+            .required("channel", .string), .required("data", .object), .optional("idempotencyKey", .string),
+        ]) { call in
             guard let channel = channelParam(call) else { return }
             guard call.client.role.isPublisher else {
                 call.fail(.forbidden("publishing needs a publisher key"))
@@ -32,9 +34,16 @@ enum ChannelMethods {
             case nil:
                 break
             }
-            broker.publish([(channel, data)], now: call.session.now, on: call.client.loop) { result in
+            var key: String?
+            if case .string(let k)? = call.params["idempotencyKey"] {
+                guard PublishItem.isValidIdempotencyKey(k) else { return call.fail(.invalidParam("idempotencyKey", PublishItem.idempotencyKeyRule)) }
+                key = k
+            }
+            broker.publish([PublishItem(channel, data, idempotencyKey: key)], now: call.session.now, on: call.client.loop) { result in
                 switch result {
-                case .success(let events): call.succeed(.object(positionResult(channel, events[0].position)))
+                case .success(let outcome):
+                    guard let position = outcome.positions.first ?? nil else { return call.fail(ChannelLogError.unavailable.rpcError) }
+                    call.succeed(.object(positionResult(channel, position)))
                 case .failure(let error): call.fail(error.rpcError)
                 }
             }
