@@ -77,12 +77,12 @@ let package = Package(
         .target(name: "Market", dependencies: ["Money", "Gateway", "Store", "Reactor", "JSON", "Log"], swiftSettings: strict),
         // The composition root: one configuration in, one running application out (used by
         // `quantumvest serve` and by the tests).
-        .target(name: "App", dependencies: ["Gateway", "Server", "Store", "Accounts", "Portfolio", "Market", "Demo", "Reactor", "Log",
+        .target(name: "App", dependencies: ["Gateway", "Redis", "Server", "Store", "Accounts", "Portfolio", "Market", "Demo", "Reactor", "Log",
                                             "WebSocketProtocol"],
                 swiftSettings: strict),
         // `quantumvest serve | import-bars | version`: the command line over `App`.
         .executableTarget(name: "quantumvest", dependencies: [
-            "App", "Gateway", "Server", "Store", "Accounts", "Portfolio", "Market", "Demo", "Reactor", "Log", "JSON", "WebSocketProtocol",
+            "App", "Gateway", "Redis", "Server", "Store", "Accounts", "Portfolio", "Market", "Demo", "Reactor", "Log", "JSON", "WebSocketProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 

@@ -5,6 +5,7 @@ import Log
 import Market
 import Portfolio
 import Reactor
+import Redis
 import Server
 import Store
 import WebSocketProtocol
@@ -57,19 +58,33 @@ public final class Application: Sendable {
         let bars = Bars(configuration: configuration.bars, store: store, logger: logger)
         self.bars = bars
         let drain = DrainCoordinator()
-        let gateway = Gateway(configuration: configuration.gateway, loops: configuration.server.threads, logger: logger,
-                              drain: drain, modules: { m in
-                                  accounts.install(into: &m)
-                                  portfolios.install(into: &m)
-                                  bars.install(into: &m)
-                                  modules(&m, store)
-                              })
+        let gateway: Gateway
+        do {
+            gateway = try Gateway(configuration: configuration.gateway, loops: configuration.server.threads, logger: logger,
+                                  drain: drain, modules: { m in
+                                      accounts.install(into: &m)
+                                      portfolios.install(into: &m)
+                                      bars.install(into: &m)
+                                      modules(&m, store)
+                                  })
+        } catch {
+            accounts.shutdown()
+            store.shutdown()
+            throw .redis("cannot start the Redis channel log: \(error)")
+        }
+        // Serve only once the servers answered (or say loudly which do not): subscribers of a
+        // server still connecting would be refused with −32013 for nothing.
+        if let redis = gateway.broker.log as? RedisChannelLog, !redis.waitUntilConnected(timeout: 3_000) {
+            let down = zip(configuration.gateway.redis.servers, redis.serversUp).filter { !$0.1 }.map(\.0.description)
+            logger.warning("Redis unreachable at start: its channels answer -32013 until it is back", [("servers", down.joined(separator: " "))])
+        }
         var routes = extraRoutes
         gateway.install(into: &routes)
         // Ready: not draining, and the store answered its last check (at most ~1 s old).
         routes.http["/readyz"] = routes.http["/readyz"] ?? Routes.HTTPRoute(methods: ["GET"]) { _ in
             if drain.isDraining { return HTTPResponse.text(.serviceUnavailable, "draining") }
-            return store.isUp ? HTTPResponse.text(.ok, "ready") : HTTPResponse.text(.serviceUnavailable, "store unavailable")
+            guard store.isUp else { return HTTPResponse.text(.serviceUnavailable, "store unavailable") }
+            return gateway.channelsReachable ? HTTPResponse.text(.ok, "ready") : HTTPResponse.text(.serviceUnavailable, "redis unavailable")
         }
         do {
             self.server = try Server(configuration: configuration.server, routes: routes, logger: logger, drain: drain)
@@ -149,6 +164,7 @@ public final class Application: Sendable {
         bars.stop()   // the last second's bars, before the store closes
         store.shutdown()
         server.shutdown()
+        gateway.shutdown()
     }
 }
 
@@ -157,12 +173,14 @@ public enum AppStartError: Error, CustomStringConvertible, Sendable {
     case server(ServerStartError)
     case store(StoreStartError)
     case accounts(AccountsStartError)
+    case redis(String)
 
     public var description: String {
         switch self {
         case .server(let e): e.description
         case .store(let e): "store: \(e)"
         case .accounts(let e): "accounts: \(e)"
+        case .redis(let e): "redis: \(e)"
         }
     }
 }

@@ -61,13 +61,21 @@ public final class Gateway: Sendable {
     /// `loops`: how many event loops the server will run (one hub each). `drain`: the switch
     /// the server answers to as well. `modules` register more methods (auth, portfolio, risk, …)
     /// next to the channel methods.
+    /// Throws only with `--redis` (the Redis log's loop thread could not start).
     public init(configuration: GatewayConfiguration, loops: Int, logger: Logger, drain: DrainCoordinator,
-                modules: (inout GatewayModules) -> Void = { _ in }) {
+                modules: (inout GatewayModules) -> Void = { _ in }) throws(SystemError) {
         self.configuration = configuration
         self.drain = drain
         let hubs = (0..<max(1, loops)).map { LoopHub(index: $0) }
         self.hubs = hubs
-        let broker = Broker(settings: configuration.broker, hubs: hubs, logger: logger)
+        let broker: Broker
+        if configuration.redis.servers.isEmpty {
+            broker = Broker(settings: configuration.broker, hubs: hubs, logger: logger)
+        } else {
+            let fanOut = FanOut(hubs: hubs)
+            broker = Broker(log: try RedisChannelLog(settings: configuration.broker, redis: configuration.redis, fanOut: fanOut, logger: logger),
+                            fanOut: fanOut)
+        }
         self.broker = broker
         let sessions = SessionRegistry(loops: hubs.count)
         self.sessions = sessions
@@ -110,6 +118,17 @@ public final class Gateway: Sendable {
         routes.http["/api/v1/publish"] = Routes.HTTPRoute(methods: ["POST"]) { request, responder in
             publish.handle(request) { responder.respond($0) }
         }
+    }
+
+    /// Stops the shared log's connections (Redis), after the loops stopped.
+    public func shutdown() {
+        (broker.log as? RedisChannelLog)?.shutdown()
+    }
+
+    /// With Redis: false while every server is unreachable (`/readyz`, 2d); true otherwise.
+    public var channelsReachable: Bool {
+        guard let redis = broker.log as? RedisChannelLog else { return true }
+        return redis.anyServerUp
     }
 
     /// Binds each hub (and session table) to its loop. Call after the server is made and before it starts.

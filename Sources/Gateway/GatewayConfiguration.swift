@@ -10,6 +10,8 @@ public struct GatewayConfiguration: Sendable {
     public var requireLoginForMarket = false
     /// History and channel-table settings of the channel log (the name is kept from the broker).
     public var broker = ChannelLogSettings()
+    /// Replicas (contract 2d): empty for the in-process log.
+    public var redis = RedisSettings()
     /// Subscriptions one connection may hold.
     public var maxSubscriptions = 256
     /// Requests per second per connection (each batch entry counts), with a burst allowance.

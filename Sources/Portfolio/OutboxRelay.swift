@@ -163,12 +163,49 @@ public final class OutboxRelay: Sendable {
         }
         if !broken.isEmpty { logger.error("outbox rows that cannot be published; marked so", [("ids", "\(broken)")]) }
         guard let local = broker.log as? LocalChannelLog else {
-            // A shared log (Redis) positions events itself: it brings its own relay path
-            // (publish with an idempotency key, then record). Until then there is none.
-            logger.error("outbox: no relay for this channel log; portfolio events wait", [])
-            return finish(on: loop, more: false)
+            return publishThenRecord(items, broken: broken, more: rows.count == batch, on: loop)
         }
         recordThenPublish(items, broken: broken, local: local, more: rows.count == batch, on: loop)
+    }
+
+    /// A shared log (Redis): positions come from it, and every replica's relay may be draining
+    /// the same rows. Each row publishes under the idempotency key `outbox:<id>`, so a second
+    /// relay (or a retry after a crash before the record) gets the first position and publishes
+    /// nothing; then the positions are recorded. (A record that fails for longer than the
+    /// idempotency window would publish the row again on retry.)
+    private func publishThenRecord(_ items: [(id: Int64, channel: ChannelName, data: JSONValue)], broken: [Int64], more: Bool,
+                                   on loop: EventLoop) {
+        let publishItems = items.map { PublishItem($0.channel, $0.data, idempotencyKey: "outbox:\($0.id)") }
+        broker.publish(publishItems, now: loop.now, on: loop) { [self] result in
+            guard case .success(let outcome) = result else {
+                logger.warning("outbox: publishing failed; retrying at the next sweep", [("error", "\(result)")])
+                return finish(on: loop, more: false)
+            }
+            var plan: [(id: Int64, position: StreamPosition)] = []
+            for (item, position) in zip(items, outcome.positions) {
+                guard let position else { continue }
+                plan.append((item.id, position))
+                // The event reaches this replica's subscribers through Redis, a moment later:
+                // end their subscriptions after it, not before.
+                if item.data.objectValue?["type"] == .string("deleted") {
+                    loop.schedule(after: 1_000) { [broker] in broker.endSubscriptions(item.channel, reason: "deleted") }
+                }
+            }
+            let now = Clock.wallMillis()
+            let record = plan
+            store.transaction(on: loop, { c throws(StoreError) in
+                for p in record {
+                    try c.execute("UPDATE outbox SET published_at = $2, epoch = $3, seq = $4 WHERE id = $1",
+                                  [.int(p.id), .int(now), .text(p.position.epoch), .int(Int64(p.position.seq))])
+                }
+                for id in broken { try c.execute("UPDATE outbox SET published_at = $2 WHERE id = $1", [.int(id), .int(now)]) }
+            }) { [self] recorded in
+                if case .failure(let e) = recorded { logger.warning("outbox: recording positions failed; retrying", [("error", "\(e)")]) }
+                var ok = true
+                if case .failure = recorded { ok = false }
+                finish(on: loop, more: more && outcome.isComplete && ok)
+            }
+        }
     }
 
     /// The in-process log: this relay is the only writer of portfolio channels, so each row's

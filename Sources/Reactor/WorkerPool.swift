@@ -193,7 +193,4 @@ public final class WorkerPool: Sendable {
 
 /// A completion created on a loop thread, carried through a worker and back.
 // @unchecked: its closure is only ever called on the loop that created it (via `execute`).
-private final class LoopBound<T>: @unchecked Sendable {
-    let value: (Result<T, WorkerPool.Cancelled>) -> Void
-    init(_ value: @escaping (Result<T, WorkerPool.Cancelled>) -> Void) { self.value = value }
-}
+

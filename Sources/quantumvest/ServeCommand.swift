@@ -7,6 +7,7 @@ import Log
 import Market
 import Portfolio
 import Reactor
+import Redis
 import Server
 import Store
 import WebSocketProtocol
@@ -57,7 +58,7 @@ struct ServeCommand: ParsableCommand {
     var storeTimeout = Int(store.timeout)
     @Option(help: ArgumentHelp("Store operations waiting for a connection at most (then -32013 busy).", valueName: "count"))
     var storeQueue = store.queueLimit
-    @Option(help: ArgumentHelp("Redis server for replicas (repeatable; not available yet).", valueName: "url"))
+    @Option(help: ArgumentHelp("Redis server shared by replicas, redis://[[user]:password@]host[:port][/db] (repeatable: channels are spread over them; the same list on every replica).", valueName: "url"))
     var redis: [String] = []
     @Option(help: ArgumentHelp("A key that grants the publisher role (repeatable, 16+ characters).", valueName: "key"))
     var publisherKey: [String] = []
@@ -157,7 +158,6 @@ struct ServeCommand: ParsableCommand {
             Millis(try check(value, range, flag))
         }
         // Features that later issues bring: refused rather than silently served without.
-        if !redis.isEmpty { throw ValidationError("--redis is not available yet (arrives with the replicas issue)") }
         if jwtSecret != nil && jwtKeyFile != nil { throw ValidationError("give --jwt-secret or --jwt-key-file, not both") }
         // Never echo a key: only its position.
         if let i = publisherKey.firstIndex(where: { $0.utf8.count < 16 }) {
@@ -191,6 +191,13 @@ struct ServeCommand: ParsableCommand {
         c.gateway.allowedOrigins = allowedOrigin
         c.gateway.broker.historySize = try check(historySize, 0...1_000_000, "--history-size")
         c.gateway.broker.historyTTL = Millis(try check(historyTtl, 1...86_400, "--history-ttl")) * 1000
+        c.gateway.redis.servers = try redis.enumerated().map { i, text throws(ValidationError) in
+            do {
+                return try RedisURL(parsing: text).resolved()
+            } catch {
+                throw ValidationError("--redis \(i + 1): \(error)")   // never the URL: it may hold a password
+            }
+        }
         c.gateway.broker.idempotencyWindow = Millis(try check(idempotencyWindow, 1...86_400, "--idempotency-window")) * 1000
         c.gateway.broker.historyBytes = try check(historyMemory, (1 << 20)...(1 << 40), "--history-memory")
         c.store.backend = try StoreFlags.backend(dataDir: dataDir, postgres: postgres)

@@ -93,12 +93,18 @@ public enum ChannelLogError: Error, Equatable, Sendable {
     case tooManyChannels
     /// The shared log (Redis) does not answer: nothing was published.
     case unavailable
+    /// A publish was sent and its answer lost, and the server did not come back in time to tell
+    /// whether it ran: not −32013, which promises nothing was published (contract 2d).
+    case outcomeUnknown
 
     /// The JSON-RPC error a client gets (−32008 / −32013).
     public var rpcError: RPCError {
         switch self {
         case .tooManyChannels: .limitExceeded("too_many_channels", "the gateway holds its maximum number of channels")
         case .unavailable: .unavailable("the channel store does not answer; nothing was published")
+        case .outcomeUnknown:
+            RPCError(code: RPCError.internalErrorCode, reason: "outcome_unknown",
+                     message: "the channel store stopped answering after the publish was sent: it may or may not have been published")
         }
     }
 
@@ -107,6 +113,7 @@ public enum ChannelLogError: Error, Equatable, Sendable {
         switch self {
         case .tooManyChannels: "too_many_channels"
         case .unavailable: "unavailable"
+        case .outcomeUnknown: "outcome_unknown"
         }
     }
 }

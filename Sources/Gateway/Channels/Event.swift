@@ -27,18 +27,37 @@ public final class Event: Sendable {
     let payloadOffset: Int
     /// Estimated bytes this event holds (objects, frame, parsed data), for the history budget.
     let footprint: Int
+    /// Not an event but a `resync` notice (contract 2d): the stream goes on after `position`,
+    /// whatever a subscriber had before; its frame is the `resync` notification.
+    let isResync: Bool
 
     /// `dataJSON` is `data` already written (done before the broker's lock is taken).
-    init(channel: ChannelName, position: StreamPosition, data: JSONValue, dataJSON: [UInt8], publishedAt: Millis) {
-        self.channel = channel
-        self.position = position
-        self.data = data
-        self.publishedAt = publishedAt
+    convenience init(channel: ChannelName, position: StreamPosition, data: JSONValue, dataJSON: [UInt8], publishedAt: Millis) {
         var w = JSONWriter(reservingCapacity: dataJSON.count + channel.name.utf8.count + 96)
         w.writeRaw("{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":")
         Event.writeParams(&w, channel: channel, position: position, dataJSON: dataJSON)
         w.writeRaw("}")
-        let payload = w.bytes
+        self.init(channel: channel, position: position, data: data, payload: w.bytes, dataCount: dataJSON.count,
+                  publishedAt: publishedAt, isResync: false)
+    }
+
+    /// `{"jsonrpc":"2.0","method":"resync","params":{"channel","epoch","seq"}}`: the next event
+    /// of the channel has seq + 1 (in `position`'s epoch).
+    static func resync(_ channel: ChannelName, at position: StreamPosition, now: Millis) -> Event {
+        var w = JSONWriter(reservingCapacity: channel.name.utf8.count + 96)
+        w.writeRaw("{\"jsonrpc\":\"2.0\",\"method\":\"resync\",\"params\":")
+        w.write(.object(ChannelMethods.positionResult(channel, position)))
+        w.writeRaw("}")
+        return Event(channel: channel, position: position, data: .null, payload: w.bytes, dataCount: 0, publishedAt: now, isResync: true)
+    }
+
+    private init(channel: ChannelName, position: StreamPosition, data: JSONValue, payload: [UInt8], dataCount: Int,
+                 publishedAt: Millis, isResync: Bool) {
+        self.channel = channel
+        self.position = position
+        self.data = data
+        self.publishedAt = publishedAt
+        self.isResync = isResync
         let chunk = ByteChunk(capacity: FrameEncoder.maxHeaderLength + payload.count)
         self.payloadOffset = FrameEncoder.headerLength(payloadLength: payload.count)
         chunk.withUnsafeTail(reserving: FrameEncoder.maxHeaderLength + payload.count) { out in
@@ -52,7 +71,7 @@ public final class Event: Sendable {
         chunk.seal()
         self.frame = chunk
         // The parsed `data` tree costs about twice its JSON text; objects ~200 bytes.
-        self.footprint = 200 + chunk.capacity + 2 * dataJSON.count
+        self.footprint = 200 + chunk.capacity + 2 * dataCount
     }
 
     public var seq: UInt64 { position.seq }

@@ -173,6 +173,17 @@ final class LoopHub: @unchecked Sendable {
     /// Events of one channel, in seq order.
     private func deliver(_ events: ArraySlice<Event>, now: Millis) {
         guard let first = events.first, let subs = subscribers[first.channel.name] else { return }
+        // A resync among them (rare: replicas repairing a hole): one at a time, in order.
+        if events.contains(where: \.isResync) {
+            for e in events {
+                if e.isResync {
+                    for s in subscribers[first.channel.name] ?? [] { s.session.object.resync(e, to: s, now: now) }
+                } else {
+                    deliver([e][...], now: now)
+                }
+            }
+            return
+        }
         // `subs` and `events` keep every element alive for the loop, and every event's frame
         // until each burst ends (the sessions borrow it): read them without counting.
         // `Unretained.with` keeps the compiler from retaining and releasing each reference

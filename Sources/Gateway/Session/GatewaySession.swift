@@ -295,6 +295,7 @@ final class GatewaySession: WebSocketApplication {
     /// A subscription that ended while the log was asked gives its count back.
     func granted(_ s: Subscription, _ grant: ChannelGrant) {
         s.isGranted = true
+        s.epoch = grant.epoch
         s.lastSeq = grant.seq
         s.startSeq = grant.seq
         if isClosed || subscriptions[s.channel.name] !== s {
@@ -324,7 +325,32 @@ final class GatewaySession: WebSocketApplication {
         s.lastSeq = max(s.lastSeq, answered)
         let held = s.heldEvents
         s.heldEvents = []
-        for event in held { deliver(event, to: s, now: t) }
+        for event in held {
+            // Held across an epoch change the answer already reflects: only the new epoch's
+            // events (and resyncs past the answer) count.
+            if event.isResync {
+                resync(event, to: s, now: t)
+            } else if event.position.epoch == s.epoch {
+                deliver(event, to: s, now: t)
+            }
+        }
+    }
+
+    /// A `resync` (contract 2d): the subscription goes on after its position; one the answer
+    /// already covers is dropped. Held subscriptions keep it, in order, for `start`.
+    func resync(_ event: Event, to s: Subscription, now: Millis) {
+        guard !isClosed else { return }
+        if s.isHeld {
+            if s.heldEvents.count >= Subscription.maxHeldEvents { s.heldEvents.removeFirst() }
+            s.heldEvents.append(event)
+            return
+        }
+        if event.position.epoch == s.epoch && event.seq <= s.lastSeq { return }
+        s.epoch = event.position.epoch
+        s.lastSeq = event.seq
+        s.pendingEvent = nil
+        ws.with { $0.send(sharedFrame: event.frame) }
+        noteQueued()
     }
 
     /// Ends a subscription (started or held); false when there was none.

@@ -10,6 +10,8 @@ final class Subscription {
     /// Newest seq sent (or covered by the answer/replay): anything at or below is a duplicate.
     /// 0 until the log answers (the events held meanwhile are filtered then).
     var lastSeq: UInt64 = 0
+    /// The epoch the log answered (a `resync` may move it).
+    var epoch = ""
     /// Seq at which the subscription began (a re-subscribe with `since` is answered from it).
     var startSeq: UInt64 = 0
     /// The log has answered (and counted this subscriber).
