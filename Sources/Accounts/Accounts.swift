@@ -21,6 +21,8 @@ public final class Accounts: Sendable {
     let logins = LoginLimiter()
     let registrations = RegistrationLimiter()
     let revoked = RevokedSessions()
+    /// The gateway's channels (set at `install`): revocations are signalled to the other replicas.
+    let broker = Mutex<Broker?>(nil)
     let trustedProxies: [CIDR]
 
     /// Loads (or creates, in the store) the signing keys and the recent revocations. Blocking:
@@ -90,6 +92,7 @@ public final class Accounts: Sendable {
     /// The handshake's check and the methods.
     public func install(into modules: inout GatewayModules) {
         modules.accessTokens = TokenCheck(ring: ring, revoked: revoked)
+        broker.withLock { $0 = modules.broker }
         AuthMethods.register(in: &modules.methods, accounts: self, sessions: modules.sessions)
     }
 
@@ -98,16 +101,31 @@ public final class Accounts: Sendable {
     public func startBackgroundWork(on loop: EventLoop, sessions: SessionRegistry) {
         loop.execute { [self] in
             loop.schedule(every: UInt64(max(1, configuration.housekeepingInterval)) * 1000) { [self] _ in prune(on: loop) }
-            loop.schedule(every: 1_000) { [self] _ in
-                let since = revoked.newest
-                store.transaction(on: loop, write: false, { c throws(StoreError) in try AccountStore.revokedSince(c, since, limit: 10_000) }) { [self] result in
-                    guard case .success(let rows) = result else { return }
-                    for r in rows where revoked.insert(r.id, at: r.at) {
-                        sessions.close(session: r.id, code: .tokenExpired, reason: "token_revoked")
-                    }
-                }
+            loop.schedule(every: 1_000) { [self] _ in pollRevocations(on: loop, sessions: sessions) }
+        }
+        // Replicas (2d): another replica revoked a session: look now, not at the next poll.
+        broker.withLock { $0 }?.onSignal(Self.revocationSignal) { [self] in
+            loop.execute { [self] in pollRevocations(on: loop, sessions: sessions) }
+        }
+    }
+
+    static let revocationSignal = "revocations"
+
+    /// Revocations recorded since the newest one known here (by this or another process).
+    private func pollRevocations(on loop: EventLoop, sessions: SessionRegistry) {
+        let since = revoked.newest
+        store.transaction(on: loop, write: false, { c throws(StoreError) in try AccountStore.revokedSince(c, since, limit: 10_000) }) { [self] result in
+            guard case .success(let rows) = result else { return }
+            for r in rows where revoked.insert(r.id, at: r.at) {
+                sessions.close(session: r.id, code: .tokenExpired, reason: "token_revoked")
             }
         }
+    }
+
+    /// After a revocation is committed: every replica closes the affected sockets within a
+    /// moment (contract 2d: within 1 s), not at its next poll.
+    func announceRevocations() {
+        broker.withLock { $0 }?.signal(Self.revocationSignal)
     }
 
     /// Up to 10,000 rows of each kind per transaction, and again at once while a pass was full.

@@ -44,6 +44,7 @@ enum AuthMethods {
                 a.revoked.insert(grant.sessionId, at: now)
                 call.client.changeIdentity(to: .anonymous)
                 sessions.close(session: grant.sessionId, code: .tokenExpired, reason: "token_revoked")
+                a.announceRevocations()
                 call.succeed(["loggedOut": true])
             }
         })
@@ -58,6 +59,7 @@ enum AuthMethods {
                     a.revoked.insert(id, at: now)
                     sessions.close(session: id, code: .tokenExpired, reason: "token_revoked")
                 }
+                if !ids.isEmpty { a.announceRevocations() }
                 call.succeed(["loggedOut": true, "sessions": .number(JSONNumber(ids.count))])
             }
         })
@@ -255,6 +257,7 @@ enum AuthMethods {
                 a.revoked.insert(sessionId, at: now)
                 // After the answer: the registry's closes run in a later task on each loop.
                 sessions.close(session: sessionId, code: .tokenExpired, reason: "token_revoked")
+                a.announceRevocations()
             }
         }
     }
@@ -285,6 +288,7 @@ enum AuthMethods {
                         a.revoked.insert(id, at: now)
                         sessions.close(session: id, code: .tokenExpired, reason: "token_revoked")
                     }
+                    if !ids.isEmpty { a.announceRevocations() }
                     call.succeed(["changed": true])
                 }
             }

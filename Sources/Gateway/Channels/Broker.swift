@@ -101,6 +101,21 @@ public final class Broker: Sendable {
         for hub in fanOut.hubs where fanOut.hasSubscribers(channel, hub: hub.index) { hub.notifySubscribers(channel, frame: frame) }
     }
 
+    // MARK: Signals between replicas
+
+    /// Tells every replica (through each reachable Redis server) that something of `topic`
+    /// happened (revocations: look at the store now rather than at the next poll). Nothing
+    /// without Redis: a single node knows already.
+    public func signal(_ topic: String) {
+        (log as? RedisChannelLog)?.signal(topic)
+    }
+
+    /// Runs `handler` (on a thread of the log's) whenever a replica signals `topic`, this one
+    /// included. Register at start-up.
+    public func onSignal(_ topic: String, _ handler: @escaping @Sendable () -> Void) {
+        (log as? RedisChannelLog)?.onSignal(topic, handler)
+    }
+
     // MARK: Metrics, tests
 
     /// Channels the log holds.

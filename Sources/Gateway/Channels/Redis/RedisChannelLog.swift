@@ -29,6 +29,7 @@ public final class RedisChannelLog: ChannelLog, @unchecked Sendable {
     let available: [ServerFlag]
     let viewCount = Atomic<Int>(0)
     let parser = JSONParser(maxDepth: 64)
+    private let signalHandlers = Mutex<[String: [@Sendable () -> Void]]>([:])
 
     init(settings: ChannelLogSettings, redis: RedisSettings, fanOut: FanOut, logger: Logger) throws(SystemError) {
         self.settings = settings
@@ -76,6 +77,21 @@ public final class RedisChannelLog: ChannelLog, @unchecked Sendable {
     }
 
     func shard(for channel: ChannelName) -> RedisShard { shards[map.server(for: channel.name)] }
+
+    // MARK: Signals
+
+    func signal(_ topic: String) {
+        loop.execute { [self] in for s in shards { s.signal(topic) } }
+    }
+
+    func onSignal(_ topic: String, _ handler: @escaping @Sendable () -> Void) {
+        signalHandlers.withLock { $0[topic, default: []].append(handler) }
+    }
+
+    /// A signal arrived (once per server that carried it: handlers are idempotent).
+    func signalled(_ topic: String) {
+        for h in signalHandlers.withLock({ $0[topic] ?? [] }) { h() }
+    }
 
     /// Runs `body` on the Redis loop, and hands its answer to `done` on `caller` (on the Redis
     /// loop itself when the caller has none: the HTTP responder may be called from any thread).

@@ -146,7 +146,7 @@ final class RedisShard {
         attempt = 0
         setUp(true)
         logger.info("Redis connected", [("redis", url.description), ("channels", String(views.count))])
-        s.subscribe([Array(Self.heartbeatChannel.utf8)])
+        s.subscribe([Array(Self.heartbeatChannel.utf8), Array(Self.signalChannel.utf8)])
         // Every view reads its channel again from where it stopped (holes of the outage).
         if !views.isEmpty { s.subscribe(views.keys.map { Self.pubsubName($0) }) }
         for v in views.values { v.state = .subscribing }
@@ -425,12 +425,22 @@ final class RedisShard {
     static let prefix = "qv:{"
     static let suffix = "}:e"
     static let heartbeatChannel = "qv:heartbeat"
+    static let signalChannel = "qv:signal"
+
+    func signal(_ topic: String) {
+        guard up, let c = command else { return }
+        c.send("PUBLISH", Self.signalChannel, topic) { _ in }
+    }
     static func pubsubName(_ channel: String) -> [UInt8] { Array((prefix + channel + suffix).utf8) }
 
     private func message(_ m: RedisReply) {
         guard let parts = m.array, parts.count >= 3, let kind = parts[0].string, let name = parts[1].string else { return }
         if name == Self.heartbeatChannel {
             if kind == "message", let body = parts[2].string, body.hasPrefix(replicaId) { heartbeatsInFlight = 0 }
+            return
+        }
+        if name == Self.signalChannel {
+            if kind == "message", let topic = parts[2].string { log.signalled(topic) }
             return
         }
         guard name.hasPrefix(Self.prefix), name.hasSuffix(Self.suffix) else { return }
