@@ -52,7 +52,7 @@ public final class PostgresServer: @unchecked Sendable {
     private static func startNew() throws -> PostgresServer {
         let bin = try binDirectory()
         let dir = try makeTemporaryDirectory()
-        let s = PostgresServer(directory: dir, port: try freePort(), bin: bin)
+        let s = PostgresServer(directory: dir, port: try freeLoopbackPort(), bin: bin)
         if owned.isEmpty { atexit { PostgresServer.destroyOwned() } }
         owned.append(s)
         try s.initialize()
@@ -174,31 +174,8 @@ public final class PostgresServer: @unchecked Sendable {
         getuid() == 0 ? try Self.run("/usr/sbin/runuser", ["-u", "postgres", "--", tool] + args) : try Self.run(tool, args)
     }
 
-    /// Runs a tool to its end, output into a file. posix_spawn + waitpid rather than Foundation's
-    /// Process: its waitUntilExit never returned once pg_ctl had left a server running behind
-    /// (the child exited, unreaped), and a pipe would stay open in the server forever.
     private static func run(_ tool: String, _ args: [String]) throws -> (Int32, String) {
-        let outPath = NSTemporaryDirectory() + "qv-pg-\(UUID().uuidString).out"
-        defer { try? FileManager.default.removeItem(atPath: outPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv: [UnsafeMutablePointer<CChar>?] = ([tool] + args).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        let rc = posix_spawn(&pid, tool, &actions, nil, argv, environ)
-        guard rc == 0 else { throw Failure("cannot run \(tool): errno \(rc)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw Failure("waitpid \(tool): errno \(errno)") }
-        }
-        // WIFEXITED / WEXITSTATUS are macros: exit code in bits 8-15, low 7 bits 0 when exited.
-        let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        let text = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
-        return (code, text.trimmingCharacters(in: .whitespacesAndNewlines))
+        do { return try runTool(tool, args) } catch { throw Failure(error.description) }
     }
 
     /// The newest /usr/lib/postgresql/*/bin with initdb.
@@ -220,24 +197,5 @@ public final class PostgresServer: @unchecked Sendable {
             guard status == 0 else { throw Failure("chown postgres \(dir) failed: \(output)") }
         }
         return dir
-    }
-
-    /// A loopback port nobody listens on now (bind to 0, read it, close).
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure("socket failed") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) { a in
-            a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                bind(fd, sa, len) == 0 && getsockname(fd, sa, &len) == 0
-            }
-        }
-        guard bound else { throw Failure("bind to a free port failed") }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }
