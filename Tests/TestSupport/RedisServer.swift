@@ -148,6 +148,11 @@ public final class RedisServer: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory + "/redis.pid")
     }
 
+    /// The server's log (what it says of clients it closed, restarts, …).
+    public func logText() -> String {
+        (try? String(contentsOfFile: directory + "/redis.log", encoding: .utf8)) ?? ""
+    }
+
     private func logTail() -> String {
         let text = (try? String(contentsOfFile: directory + "/redis.log", encoding: .utf8)) ?? ""
         return String(text.suffix(2000))

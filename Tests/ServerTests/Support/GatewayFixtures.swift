@@ -63,6 +63,13 @@ final class TestGateway: Sendable {
         return RPCClient(try TCPClient.webSocket(port: port, path: "/ws", extraHeaders: h, receiveBuffer: receiveBuffer))
     }
 
+    /// GET `path` on a fresh connection.
+    func httpGet(_ path: String) throws -> HTTPReply {
+        let c = try TCPClient(port: port)
+        defer { c.close() }
+        return try c.exchange(rawRequest(path, ["Host: 127.0.0.1", "Connection: close"]))
+    }
+
     /// POST /api/v1/publish with `body`.
     func httpPublish(_ body: String, key: String? = testPublisherKey) throws -> HTTPReply {
         let c = try TCPClient(port: port)
@@ -104,6 +111,8 @@ final class RPCClient {
     var events: [Incoming] = []
     /// Answers not yet claimed (e.g. batch answers, answers to `send`).
     var answers: [Incoming] = []
+    /// Events and `resync` notifications in arrival order (never taken: replica tests check the whole stream).
+    var stream: [Incoming] = []
     /// Non-text frames (close, ping) seen while reading.
     var controlFrames: [ReceivedFrame] = []
 
@@ -197,6 +206,7 @@ final class RPCClient {
         let value = try JSONParser().parse(frame.payload)
         let m = Incoming(value: value, raw: frame.payload)
         if m.isEvent { events.append(m) } else { answers.append(m) }
+        if m.isEvent || m.value["method"] == .string("resync") { stream.append(m) }
     }
 
     func close() { tcp.close() }

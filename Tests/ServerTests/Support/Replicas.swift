@@ -1,6 +1,8 @@
+import Accounts
 import Gateway
 import JSON
 import Redis
+import Store
 import TestSupport
 
 /// Which channel log a suite runs against: the in-process one, or Redis with two replicas.
@@ -20,12 +22,13 @@ final class Replicas {
     let b: TestGateway
 
     init(_ kind: BrokerKind, servers: Int = 1, _ adjust: @escaping (inout GatewayConfiguration) -> Void = { _ in },
-         persistence: RedisServer.Persistence = .none, redisConfig: [String] = []) throws {
+         persistence: RedisServer.Persistence = .none, redisConfig: [String] = [], store: StoreBackend? = nil,
+         accounts: @escaping (inout AccountsConfiguration) -> Void = { _ in }) throws {
         self.kind = kind
         switch kind {
         case .local:
             redis = []
-            a = try TestGateway(adjust)
+            a = try TestGateway(adjust, store: store, accounts: accounts)
             b = a
         case .redis:
             let started = try (0..<servers).map { _ in try RedisServer.start(persistence: persistence, extraConfig: redisConfig) }
@@ -34,8 +37,8 @@ final class Replicas {
                 c.redis.servers = started.map { RedisURL(host: "127.0.0.1", port: $0.port) }
                 adjust(&c)
             }
-            a = try TestGateway(configure)
-            b = try TestGateway(configure)
+            a = try TestGateway(configure, store: store, accounts: accounts)
+            b = try TestGateway(configure, store: store, accounts: accounts)
         }
     }
 

@@ -29,7 +29,9 @@ final class RedisShard {
     /// The server's run id (INFO): epochs opened before a restart are not trusted (RedisScripts).
     private var runId = ""
     private var sha: [String: String] = [:]
-    private var attempt = 0
+    private var commandAttempt = 0
+    private var subscriberAttempt = 0
+    private var subscriberUp = false
     private var checkTimer: LoopTimer?
     /// Heartbeats sent on the command connection and not yet seen on the subscriber one.
     private var heartbeatsInFlight = 0
@@ -56,7 +58,15 @@ final class RedisShard {
 
     // MARK: Connecting
 
-    func start() { connect() }
+    // The two connections come and go on their own: a killed subscriber connection (CLIENT
+    // KILL, a full pub/sub output buffer) must not stop publishes, and a lost command
+    // connection must not stop live delivery. The server counts as reachable (publishes and
+    // subscribes accepted) while the command connection is up.
+
+    func start() {
+        connectCommand()
+        connectSubscriber()
+    }
 
     func stop() {
         stopped = true
@@ -73,40 +83,53 @@ final class RedisShard {
         log.available[index].set(value)
     }
 
-    private func connect() {
+    private func connectCommand() {
         guard !stopped else { return }
         let c = RedisConnection(url: url, loop: loop, logger: logger, commandTimeout: settings.commandTimeout, maxPending: settings.maxPending)
-        let s = RedisConnection(url: url, loop: loop, logger: logger, commandTimeout: settings.commandTimeout, maxPending: 16)
         command = c
-        subscriber = s
-        var left = 2
-        var failed = false
-        let connected: (Result<Void, RedisError>) -> Void = { [weak self] result in
-            guard let self, !failed, self.command === c else { return }
+        c.connect(timeout: settings.connectTimeout) { [weak self] result in
+            guard let self, self.command === c else { return }
             switch result {
-            case .failure(let e):
-                failed = true
-                self.lost("connect: \(e)")
+            case .failure(let e): self.commandLost("connect: \(e)")
             case .success:
-                left -= 1
-                if left == 0 { self.handshake() }
+                c.onClose = { [weak self] e in self?.commandLost("\(e)") }
+                self.handshake(c)
             }
         }
-        c.connect(timeout: settings.connectTimeout, connected)
-        s.connect(timeout: settings.connectTimeout, connected)
     }
 
-    /// INFO's run id, the scripts loaded, the heartbeat channel subscribed; then up.
-    private func handshake() {
-        guard let c = command, let s = subscriber else { return }
-        c.onClose = { [weak self] e in self?.lost("command connection: \(e)") }
-        s.onClose = { [weak self] e in self?.lost("subscriber connection: \(e)") }
-        s.onMessage = { [weak self] m in self?.message(m) }
+    private func connectSubscriber() {
+        guard !stopped else { return }
+        let s = RedisConnection(url: url, loop: loop, logger: logger, commandTimeout: settings.commandTimeout, maxPending: 16)
+        subscriber = s
+        s.connect(timeout: settings.connectTimeout) { [weak self] result in
+            guard let self, self.subscriber === s else { return }
+            switch result {
+            case .failure(let e): self.subscriberLost("connect: \(e)")
+            case .success:
+                s.onClose = { [weak self] e in self?.subscriberLost("\(e)") }
+                s.onMessage = { [weak self] m in self?.message(m) }
+                self.subscriberAttempt = 0
+                self.subscriberUp = true
+                s.subscribe([Array(Self.heartbeatChannel.utf8), Array(Self.signalChannel.utf8)])
+                self.heartbeatsInFlight = 0
+                // Every view reads its channel again from where it stopped (the hole of the outage).
+                if !self.views.isEmpty { s.subscribe(self.views.keys.map { Self.pubsubName($0) }) }
+                for v in self.views.values {
+                    v.state = .subscribing
+                    v.repairing = false
+                }
+            }
+        }
+    }
+
+    /// INFO's run id, the scripts loaded; then up.
+    private func handshake(_ c: RedisConnection) {
         c.send("INFO", "server") { [weak self] r in
             guard let self, self.command === c else { return }
             guard case .success(let reply) = r, let info = reply.string,
                   let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("run_id:") }) else {
-                return self.lost("INFO server gave no run_id")
+                return self.commandLost("INFO server gave no run_id")
             }
             self.runId = String(line.dropFirst("run_id:".count))
             self.loadScripts(c)
@@ -120,11 +143,11 @@ final class RedisShard {
             c.send("SCRIPT", "LOAD", text) { [weak self] r in
                 guard let self, self.command === c else { return }
                 guard case .success(let reply) = r, let sha = reply.string, sha.utf8.count == 40 else {
-                    return self.lost("SCRIPT LOAD failed: \(r)")
+                    return self.commandLost("SCRIPT LOAD failed: \(r)")
                 }
                 self.sha[name] = sha
                 left -= 1
-                if left == 0 { self.becameUp() }
+                if left == 0 { self.commandBecameUp() }
             }
         }
         checkMemoryPolicy(c)
@@ -141,59 +164,74 @@ final class RedisShard {
         }
     }
 
-    private func becameUp() {
-        guard let s = subscriber else { return }
-        attempt = 0
+    private func commandBecameUp() {
+        commandAttempt = 0
         setUp(true)
         logger.info("Redis connected", [("redis", url.description), ("channels", String(views.count))])
-        s.subscribe([Array(Self.heartbeatChannel.utf8), Array(Self.signalChannel.utf8)])
-        // Every view reads its channel again from where it stopped (holes of the outage).
-        if !views.isEmpty { s.subscribe(views.keys.map { Self.pubsubName($0) }) }
-        for v in views.values { v.state = .subscribing }
-        heartbeatsInFlight = 0
         checkTimer?.cancel()
         checkTimer = loop.schedule(every: settings.checkInterval) { [weak self] _ in self?.check() }
+        // Views whose read failed while the server was away, still subscribed: read them now.
+        for v in views.values where v.state == .stale && subscriberUp { grant(v) }
         let again = unverified
         unverified = []
         for u in again { runPublish(u.batch, id: u.id, deadline: u.deadline, u.done) }
     }
 
-    /// Either connection failed: both go, every view waits for the server's return, and a
-    /// reconnect is tried after a jittered backoff.
-    private func lost(_ why: String) {
+    /// The command connection failed: publishes and subscribes answer −32013 until it is back.
+    private func commandLost(_ why: String) {
         let wasUp = up
         setUp(false)
         checkTimer?.cancel()
         checkTimer = nil
-        let c = command, s = subscriber
+        let c = command
         command = nil
-        subscriber = nil
         c?.close()
-        s?.close()
         if wasUp {
             logger.warning("Redis unreachable", [("redis", url.description), ("why", why)])
-        } else if attempt % 20 == 0 {
+        } else if commandAttempt % 20 == 0 {
             // Not every attempt: a server down for an hour would fill the log.
-            logger.warning("Redis connect failed; retrying", [("redis", url.description), ("why", why), ("attempt", String(attempt + 1))])
+            logger.warning("Redis connect failed; retrying", [("redis", url.description), ("why", why), ("attempt", String(commandAttempt + 1))])
         }
         for v in views.values {
-            v.state = .stale
-            v.repairing = false
             let waiting = v.waiting
             v.waiting = []
             for w in waiting { w.done(.failure(.unavailable)) }
-            if v.subscribers == 0 { drop(v) }
+            if v.subscribers == 0 && v.reading == 0 { drop(v) }
         }
         guard !stopped else { return }
-        let ceiling = min(settings.reconnectCap, settings.reconnectBase << min(attempt, 16))
-        attempt += 1
-        let delay = Millis.random(in: 0...max(1, ceiling))
-        loop.schedule(after: delay) { [weak self] in
+        retry(after: &commandAttempt) { [weak self] in
             guard let self, self.command == nil else { return }
-            self.connect()
+            self.connectCommand()
         }
         // Lost replies past their deadline answer now (the loop keeps waiting for the rest).
         expireUnverified()
+    }
+
+    /// The subscriber connection failed: views wait (their subscribers stay) and are read again
+    /// from where they stopped once it is back.
+    private func subscriberLost(_ why: String) {
+        let wasUp = subscriberUp
+        subscriberUp = false
+        let s = subscriber
+        subscriber = nil
+        s?.close()
+        if wasUp { logger.warning("Redis subscriber connection lost", [("redis", url.description), ("why", why)]) }
+        for v in views.values {
+            v.state = .stale
+            v.repairing = false
+        }
+        guard !stopped else { return }
+        retry(after: &subscriberAttempt) { [weak self] in
+            guard let self, self.subscriber == nil else { return }
+            self.connectSubscriber()
+        }
+    }
+
+    /// Full jitter over min(cap, base × 2^attempt).
+    private func retry(after attempt: inout Int, _ body: @escaping () -> Void) {
+        let ceiling = min(settings.reconnectCap, settings.reconnectBase << min(attempt, 16))
+        attempt += 1
+        loop.schedule(after: Millis.random(in: 0...max(1, ceiling)), body)
     }
 
     // MARK: Scripts
@@ -281,7 +319,7 @@ final class RedisShard {
 
     func subscribe(_ channel: ChannelName, since: StreamPosition?, snapshot: Bool,
                    _ done: @escaping (Result<ChannelGrant, ChannelLogError>) -> Void) {
-        guard up, let s = subscriber else { return done(.failure(.unavailable)) }
+        guard up else { return done(.failure(.unavailable)) }
         let waiter = ChannelView.Waiter(since: since, snapshot: snapshot, done: done)
         if let v = views[channel.name] {
             if v.state == .live { return answer(v, waiter) }
@@ -292,7 +330,8 @@ final class RedisShard {
         views[channel.name] = v
         log.viewCount.store(views.count, ordering: .relaxed)
         v.waiting.append(waiter)
-        s.subscribe([Self.pubsubName(channel.name)])
+        // Without the subscriber connection now, its return subscribes every view.
+        if subscriberUp, let s = subscriber { s.subscribe([Self.pubsubName(channel.name)]) } else { v.state = .stale }
     }
 
     func unsubscribe(_ channel: ChannelName) {
@@ -304,7 +343,7 @@ final class RedisShard {
     private func drop(_ v: ChannelView) {
         views[v.channel.name] = nil
         log.viewCount.store(views.count, ordering: .relaxed)
-        if up { subscriber?.unsubscribe([Self.pubsubName(v.channel.name)]) }
+        if subscriberUp { subscriber?.unsubscribe([Self.pubsubName(v.channel.name)]) }
     }
 
     /// A subscriber of a live view: the view's position (what this replica delivered so far),
@@ -569,8 +608,10 @@ final class RedisShard {
     /// through pub/sub: a subscriber connection that stopped hearing its own is dropped.
     private func check() {
         guard up, let c = command else { return }
-        if heartbeatsInFlight >= 3 { return lost("the subscriber connection stopped delivering") }
-        heartbeatsInFlight += 1
+        if subscriberUp {
+            if heartbeatsInFlight >= 3 { return subscriberLost("it stopped delivering (3 heartbeats missing)") }
+            heartbeatsInFlight += 1
+        }
         heartbeatSeq += 1
         c.send("PUBLISH", Self.heartbeatChannel, "\(replicaId) \(heartbeatSeq)") { _ in }
         for v in views.values where v.state == .live && !v.repairing {
