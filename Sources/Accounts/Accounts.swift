@@ -101,7 +101,7 @@ public final class Accounts: Sendable {
     public func startBackgroundWork(on loop: EventLoop, sessions: SessionRegistry) {
         loop.execute { [self] in
             loop.schedule(every: UInt64(max(1, configuration.housekeepingInterval)) * 1000) { [self] _ in prune(on: loop) }
-            loop.schedule(every: 1_000) { [self] _ in pollRevocations(on: loop, sessions: sessions) }
+            loop.schedule(every: UInt64(max(1, configuration.revocationPoll))) { [self] _ in pollRevocations(on: loop, sessions: sessions) }
         }
         // Replicas (2d): another replica revoked a session: look now, not at the next poll.
         broker.withLock { $0 }?.onSignal(Self.revocationSignal) { [self] in

@@ -30,6 +30,10 @@ public struct AccountsConfiguration: Sendable {
 
     /// Seconds between housekeeping passes (expired refresh tokens, ended sessions).
     public var housekeepingInterval: Int64 = 3600
+    /// ms between reads of the revocations other processes recorded (with Redis, a signal
+    /// makes every replica read at once; this poll is for a replica cut off from Redis, or
+    /// several processes on one store without it).
+    public var revocationPoll: Int64 = 1_000
 
     public init() {}
 }
