@@ -243,6 +243,10 @@ struct ReplicaFaultTests {
         usleep(300_000)
         #expect(try pub.publish("prices:\(on1)", priceJSON(on1, "2")).errorCode == -32013)
         #expect(try sub.call("subscribe", "{\"channel\":\"prices:\(other1)\"}").errorCode == -32013)
+        // An HTTP batch with an item on the stopped server publishes nothing, on either server.
+        let batch = try r.a.httpPublish("[{\"channel\":\"prices:\(on0)\",\"data\":\(priceJSON(on0, "9"))},"
+                                        + "{\"channel\":\"prices:\(on1)\",\"data\":\(priceJSON(on1, "9"))}]")
+        #expect(batch.status == 503)
         #expect(try pub.publish("prices:\(on0)", priceJSON(on0, "2")).result?["seq"] == .number(JSONNumber(2)))
         #expect(try r.a.httpGet("/readyz").status == 200)   // one server of two: degraded, not down
         try r.redis[1].start()

@@ -72,6 +72,20 @@ struct ReplicaTests {
         #expect(phone.takeEvents().map(\.seq) == [2, 3])
     }
 
+    @Test func aRedisThatMayEvictTheGatewaysKeysIsWarnedAboutAtStart() throws {
+        let redis = try RedisServer.start(extraConfig: ["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"])
+        defer { redis.destroy() }
+        let exe = try #require(quantumvestExecutable())
+        let child = try ChildProcess(exe, ["serve", "--port", "0", "--log-level", "warning", "--data-dir", try TemporaryDirectory.make(prefix: "qv-rep"),
+                                           "--redis", redis.url])
+        _ = try #require(child.readLine(timeoutMs: 15_000))
+        child.signal(SIGTERM)
+        _ = child.waitForExit(timeoutMs: 5_000)
+        let err = child.readAll(timeoutMs: 1_000).stderr
+        #expect(err.contains("Redis may evict the gateway's channel keys"), "\(err)")
+        #expect(err.contains("allkeys-lru"))
+    }
+
     @Test func separateProcessesBehaveAsOne() throws {
         let redis = try RedisServer.start()
         defer { redis.destroy() }

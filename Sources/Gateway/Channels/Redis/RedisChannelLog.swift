@@ -115,8 +115,9 @@ public final class RedisChannelLog: ChannelLog, @unchecked Sendable {
     public func publish(_ items: [PublishItem], now: Millis, on loop: EventLoop?,
                         _ done: @escaping (Result<PublishOutcome, ChannelLogError>) -> Void) {
         guard !items.isEmpty else { return done(.success(PublishOutcome(positions: [], events: []))) }
-        // Fail fast off the Redis loop: an unreachable first server publishes nothing (2d).
-        guard available[map.server(for: items[0].channel.name)].isUp else { return done(.failure(.unavailable)) }
+        // Fail fast off the Redis loop: a batch with an item on an unreachable server publishes
+        // nothing (2d); one lost in the middle of the batch answers what was published.
+        guard items.allSatisfy({ available[map.server(for: $0.channel.name)].isUp }) else { return done(.failure(.unavailable)) }
         let encoded = items.map { $0.data.jsonBytes }
         hop(from: loop, done) { [self] answer in
             // Runs of consecutive items on one server, in request order: one script call each.
