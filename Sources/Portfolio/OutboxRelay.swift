@@ -191,21 +191,26 @@ public final class OutboxRelay: Sendable {
                     loop.schedule(after: 1_000) { [broker] in broker.endSubscriptions(item.channel, reason: "deleted") }
                 }
             }
-            let now = Clock.wallMillis()
-            let record = plan
-            store.transaction(on: loop, { c throws(StoreError) in
-                for p in record {
-                    try c.execute("UPDATE outbox SET published_at = $2, epoch = $3, seq = $4 WHERE id = $1",
-                                  [.int(p.id), .int(now), .text(p.position.epoch), .int(Int64(p.position.seq))])
-                }
-                for id in broken { try c.execute("UPDATE outbox SET published_at = $2 WHERE id = $1", [.int(id), .int(now)]) }
-            }) { [self] recorded in
+            record(plan, broken: broken, on: loop) { [self] recorded in
                 if case .failure(let e) = recorded { logger.warning("outbox: recording positions failed; retrying", [("error", "\(e)")]) }
                 var ok = true
                 if case .failure = recorded { ok = false }
                 finish(on: loop, more: more && outcome.isComplete && ok)
             }
         }
+    }
+
+    /// Marks rows published at their positions (and broken ones published at none).
+    private func record(_ plan: [(id: Int64, position: StreamPosition)], broken: [Int64], on loop: EventLoop,
+                        then done: @escaping (Result<Void, StoreError>) -> Void) {
+        let now = Clock.wallMillis()
+        store.transaction(on: loop, { c throws(StoreError) in
+            for p in plan {
+                try c.execute("UPDATE outbox SET published_at = $2, epoch = $3, seq = $4 WHERE id = $1",
+                              [.int(p.id), .int(now), .text(p.position.epoch), .int(Int64(p.position.seq))])
+            }
+            for id in broken { try c.execute("UPDATE outbox SET published_at = $2 WHERE id = $1", [.int(id), .int(now)]) }
+        }, completion: done)
     }
 
     /// The in-process log: this relay is the only writer of portfolio channels, so each row's
@@ -228,16 +233,8 @@ public final class OutboxRelay: Sendable {
             planned.append((item.id, p))
             ready.append(item)
         }
-        let now = Clock.wallMillis()
-        let skip = broken
         let plan = planned
-        store.transaction(on: loop, { c throws(StoreError) in
-            for p in plan {
-                try c.execute("UPDATE outbox SET published_at = $2, epoch = $3, seq = $4 WHERE id = $1",
-                              [.int(p.id), .int(now), .text(p.position.epoch), .int(Int64(p.position.seq))])
-            }
-            for id in skip { try c.execute("UPDATE outbox SET published_at = $2 WHERE id = $1", [.int(id), .int(now)]) }
-        }) { [self] result in
+        record(plan, broken: broken, on: loop) { [self] result in
             guard case .success = result else {
                 // Nothing published: the next drain plans the same positions again.
                 logger.warning("outbox: recording positions failed; retrying", [("error", "\(result)")])

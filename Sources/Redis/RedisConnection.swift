@@ -37,8 +37,7 @@ public final class RedisConnection {
     private var context: UnsafeMutablePointer<redisAsyncContext>?
     private var watch: FDWatch?
     private var interest: IOInterest = []
-    private var pending: [(deadline: Millis, done: (Result<RedisReply, RedisError>) -> Void)] = []
-    private var pendingHead = 0
+    private var pending = FIFO<(deadline: Millis, done: (Result<RedisReply, RedisError>) -> Void)>()
     private var deadlineTimer: LoopTimer?
     private var connectDone: ((Result<Void, RedisError>) -> Void)?
     /// Why the connection is going away (what pending callbacks are told).
@@ -62,7 +61,7 @@ public final class RedisConnection {
         }
     }
 
-    public var pendingCount: Int { pending.count - pendingHead }
+    public var pendingCount: Int { pending.count }
 
     // MARK: Connecting
 
@@ -196,17 +195,7 @@ public final class RedisConnection {
     }
 
     private func replied(_ reply: UnsafeMutableRawPointer?) {
-        guard pendingHead < pending.count else { return }
-        let entry = pending[pendingHead]
-        pending[pendingHead].done = { _ in }
-        pendingHead += 1
-        if pendingHead == pending.count {
-            pending.removeAll(keepingCapacity: true)
-            pendingHead = 0
-        } else if pendingHead >= 1024 && pendingHead * 2 >= pending.count {
-            pending.removeFirst(pendingHead)
-            pendingHead = 0
-        }
+        guard let entry = pending.popFirst() else { return }
         guard let reply else { return entry.done(.failure(closeReason)) }
         guard let value = RedisReply(reply.assumingMemoryBound(to: redisReply.self)) else {
             return entry.done(.failure(.unexpectedReply("a reply hiredis could not describe")))
@@ -222,13 +211,13 @@ public final class RedisConnection {
 
     /// One timer at the oldest deadline: a command unanswered past it drops the connection.
     private func armDeadline() {
-        guard deadlineTimer == nil, pendingHead < pending.count else { return }
-        let wait = pending[pendingHead].deadline > loop.now ? pending[pendingHead].deadline - loop.now : 0
+        guard deadlineTimer == nil, let oldest = pending.first else { return }
+        let wait = oldest.deadline > loop.now ? oldest.deadline - loop.now : 0
         deadlineTimer = loop.schedule(after: wait) { [weak self] in
             guard let self else { return }
             self.deadlineTimer = nil
-            guard self.pendingHead < self.pending.count else { return }
-            if self.pending[self.pendingHead].deadline <= self.loop.now {
+            guard let oldest = self.pending.first else { return }
+            if oldest.deadline <= self.loop.now {
                 self.logger.warning("Redis did not answer in time: dropping the connection",
                                     [("redis", self.label), ("waiting", String(self.pendingCount))])
                 self.fail(.timeout)

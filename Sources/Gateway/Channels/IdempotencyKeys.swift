@@ -8,8 +8,7 @@ import Reactor
 struct IdempotencyKeys {
     private var seqs: [String: UInt64] = [:]
     /// Keys in publication order with their time, for expiry.
-    private var order: [(key: String, at: Millis)] = []
-    private var head = 0
+    private var order = FIFO<(key: String, at: Millis)>()
     static let limit = 100_000
 
     var count: Int { seqs.count }
@@ -28,19 +27,10 @@ struct IdempotencyKeys {
     }
 
     private mutating func expire(now: Millis, window: Millis) {
-        while head < order.count, order[head].at &+ window <= now { dropOldest() }
+        while let oldest = order.first, oldest.at &+ window <= now { dropOldest() }
     }
 
     private mutating func dropOldest() {
-        guard head < order.count else { return }
-        seqs[order[head].key] = nil
-        head += 1
-        if head == order.count {
-            order.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 1024 && head * 2 >= order.count {
-            order.removeFirst(head)
-            head = 0
-        }
+        if let oldest = order.popFirst() { seqs[oldest.key] = nil }
     }
 }
